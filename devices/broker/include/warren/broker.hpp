@@ -1,0 +1,77 @@
+// Broker: the warren broker engine ("device"), embeddable in any process.
+//
+// One ROUTER socket and a single-threaded event loop (the Redis model): a
+// command table maps each opcode to one handler; no locks in the routing
+// core. The constructor binds, so bind errors throw there and endpoint() is
+// known at once; start() runs the loop on its own thread, run() on the
+// caller's. stop() is safe from any thread and from a signal handler.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace zmq {
+class context_t;
+}
+
+namespace warren {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
+
+struct BrokerOptions {
+  // Where clients connect: tcp://, ipc:// or inproc://. tcp port * picks a
+  // free port (see Broker::endpoint()). The default binds loopback only.
+  std::string endpoint = "tcp://127.0.0.1:5673";
+  // The broker's heartbeat proposal; the smaller non-zero of the broker's and
+  // the client's is used. A peer silent for 3 intervals is dead.
+  std::chrono::milliseconds heartbeat{3000};
+  std::uint64_t max_message_size = 16 * 1024 * 1024;  // bodies above: 406
+  std::uint16_t max_channels = 2047;                   // per connection
+  LogLevel log_level = LogLevel::kInfo;
+  // Receives each formatted log line (no newline). Default: stderr.
+  std::function<void(std::string_view)> log_sink;
+  zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
+};
+
+// Counters the broker keeps; read with Broker::stats() from any thread.
+struct BrokerStats {
+  std::uint64_t connections = 0;  // open now
+  std::uint64_t queues = 0;
+  std::uint64_t published = 0;  // since start
+  std::uint64_t delivered = 0;  // since start (deliver + get_ok)
+};
+
+namespace detail {
+class BrokerCore;
+}
+
+class Broker {
+ public:
+  // Binds the endpoint. Throws std::runtime_error when it cannot.
+  explicit Broker(BrokerOptions options = {});
+  // Stops the loop (if running) and joins its thread.
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // The bound endpoint, with the real port for tcp://host:*.
+  const std::string& endpoint() const;
+
+  void start();  // runs the loop on a new thread
+  void run();    // runs the loop on this thread until stop()
+  // Asks the loop to tell clients it is closing (320) and return. Async-signal-safe.
+  void stop() noexcept;
+  // Waits for a loop started with start() to finish.
+  void join();
+
+  BrokerStats stats() const;
+
+ private:
+  std::unique_ptr<detail::BrokerCore> core_;
+};
+
+}  // namespace warren

@@ -1,0 +1,464 @@
+// The broker's event loop, message flow (publish -> queue -> dispatch), and
+// connection lifecycle. Command handlers live in commands.cpp.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "broker_core.hpp"
+#include "warren/context.hpp"
+
+namespace warren::detail {
+
+namespace {
+constexpr std::size_t kBatch = 1024;  // commands read per loop turn before timers run
+constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
+constexpr std::uint64_t kFrameSlack = 64 * 1024;  // header room above max_message_size
+
+std::string peer_address(zmq::message_t& frame) {
+  try {
+    const char* addr = frame.gets("Peer-Address");
+    return addr ? addr : "local";
+  } catch (const zmq::error_t&) {
+    return "local";  // inproc and ipc carry no peer address
+  }
+}
+}  // namespace
+
+BrokerCore::BrokerCore(BrokerOptions options)
+    : options_(std::move(options)),
+      log_(options_.log_level, options_.log_sink),
+      router_(options_.context ? *options_.context : default_context(), zmq::socket_type::router) {
+  router_.set(zmq::sockopt::router_mandatory, 1);
+  router_.set(zmq::sockopt::sndhwm, 100000);
+  router_.set(zmq::sockopt::rcvhwm, 100000);
+  router_.set(zmq::sockopt::linger, 500);
+  router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(options_.max_message_size + kFrameSlack));
+  try {
+    router_.bind(options_.endpoint);
+  } catch (const zmq::error_t& e) {
+    throw std::runtime_error("cannot bind " + options_.endpoint + ": " + e.what());
+  }
+  endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeup_fd_ < 0) throw std::runtime_error("eventfd failed");
+}
+
+BrokerCore::~BrokerCore() {
+  stop();
+  join();
+  ::close(wakeup_fd_);
+}
+
+void BrokerCore::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void BrokerCore::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void BrokerCore::stop() noexcept {
+  stop_requested_.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+void BrokerCore::drain_wakeup() noexcept {
+  std::uint64_t v;
+  [[maybe_unused]] auto r = ::read(wakeup_fd_, &v, sizeof v);
+}
+
+BrokerStats BrokerCore::stats() const {
+  BrokerStats s;
+  s.connections = connection_count_.load(std::memory_order_relaxed);
+  s.queues = queue_count_.load(std::memory_order_relaxed);
+  s.published = published_.load(std::memory_order_relaxed);
+  s.delivered = delivered_.load(std::memory_order_relaxed);
+  return s;
+}
+
+void BrokerCore::run() {
+  log_.write(LogLevel::kInfo, "broker listening", endpoint_);
+  loop();
+  shutdown();
+  log_.write(LogLevel::kInfo, "broker stopped", endpoint_);
+}
+
+void BrokerCore::loop() {
+  auto next_sweep = Clock::now();
+  while (!stop_requested_.load()) {
+    auto now = Clock::now();
+    if (now >= next_sweep) {
+      sweep_heartbeats(now);
+      reap();
+      auto interval = std::chrono::milliseconds(250);
+      for (auto& [id, s] : sessions_)
+        if (s->heartbeat.count() > 0) interval = std::min(interval, std::max(s->heartbeat / 4, std::chrono::milliseconds(5)));
+      next_sweep = now + interval;
+    }
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep - now);
+    if (!blocked_.empty()) wait = std::min<std::chrono::milliseconds>(wait, kBlockedRetry);
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_fd_, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      log_.write(LogLevel::kError, "poll failed", e.what());
+      return;
+    }
+    if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
+    if (items[0].revents & ZMQ_POLLIN) receive_batch();
+    if (!blocked_.empty()) flush_blocked();
+    reap();
+  }
+}
+
+void BrokerCore::receive_batch() {
+  for (std::size_t i = 0; i < kBatch; ++i) {
+    zmq::message_t identity;
+    if (!router_.recv(identity, zmq::recv_flags::dontwait)) return;
+    zmq::message_t header, body;
+    std::size_t frames = 0;
+    bool more = identity.more();
+    while (more) {
+      zmq::message_t part;
+      (void)router_.recv(part, zmq::recv_flags::none);
+      more = part.more();
+      if (frames == 0) header = std::move(part);
+      else if (frames == 1) body = std::move(part);
+      ++frames;
+    }
+    handle(identity.to_string(), header, frames >= 2 ? &body : nullptr, frames);
+  }
+}
+
+void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::message_t* body, std::size_t frames) {
+  auto it = sessions_.find(identity);
+  Session* session = it == sessions_.end() ? nullptr : it->second.get();
+  if (session) {
+    session->last_recv = Clock::now();
+    if (session->closing) {  // discard all but the answer to our close
+      if (frames >= 1) {
+        try {
+          auto cmd = protocol::decode(header.to_string_view());
+          auto op = protocol::opcode_of(cmd.method);
+          if (op == protocol::Opcode::kConnectionCloseOk || op == protocol::Opcode::kConnectionClose)
+            session->dead = true;
+        } catch (const ProtocolError&) {
+        }
+      }
+      return;
+    }
+  }
+  protocol::Command cmd;
+  try {
+    if (frames == 0) throw ProtocolError(ReplyCode::kFrameError, "empty command");
+    if (frames > 2) throw ProtocolError(ReplyCode::kFrameError, "command with more than two frames");
+    cmd = protocol::decode(header.to_string_view());
+    auto op = protocol::opcode_of(cmd.method);
+    if (protocol::has_content(op) != (frames == 2))
+      throw ProtocolError(ReplyCode::kFrameError,
+                          std::string(protocol::name_of(op)) + (frames == 2 ? ": unexpected body frame" : ": missing body frame"));
+  } catch (const ProtocolError& e) {
+    if (session) {
+      close_connection(*session, e.code(), e.text());
+    } else {
+      // Not a connection yet: answer once so the peer knows, keep no state.
+      send_to_stranger(identity, protocol::ConnectionClose{static_cast<std::uint16_t>(e.code()), e.text()});
+      log_.write(LogLevel::kWarning, "refused unknown peer", std::to_string(static_cast<int>(e.code())) + " " + e.text());
+    }
+    return;
+  }
+  if (!session) {
+    if (!std::holds_alternative<protocol::ConnectionOpen>(cmd.method)) {
+      send_to_stranger(identity, protocol::ConnectionClose{505, "expected connection.open first"});
+      return;
+    }
+    auto created = std::make_unique<Session>(identity, peer_address(header));
+    session = created.get();
+    sessions_.emplace(identity, std::move(created));
+    connection_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  execute(*this, *session, cmd, body);
+}
+
+void BrokerCore::send_to_stranger(const std::string& identity, const protocol::Method& method) {
+  // Best effort, no state kept: a peer that is gone or full is not waited for.
+  zmq::message_t id(identity.data(), identity.size());
+  zmq::message_t header(protocol::encode(0, method));
+  try {
+    if (router_.send(id, zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      router_.send(header, zmq::send_flags::none);
+  } catch (const zmq::error_t&) {
+  }
+}
+
+bool BrokerCore::try_send(Session& s, std::vector<zmq::message_t>& frames) {
+  zmq::message_t identity(s.identity().data(), s.identity().size());
+  try {
+    if (!router_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH) {  // the peer is gone
+      s.dead = true;
+      return true;
+    }
+    throw;
+  }
+  for (std::size_t i = 0; i < frames.size(); ++i)
+    router_.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  s.last_send = Clock::now();
+  return true;
+}
+
+void BrokerCore::send(Session& s, std::uint16_t channel, const protocol::Method& method,
+                      std::string_view properties, zmq::message_t* body) {
+  if (s.dead) return;
+  encode_buffer_.clear();
+  protocol::encode_to(encode_buffer_, channel, method, properties);
+  std::vector<zmq::message_t> frames;
+  frames.reserve(2);
+  frames.emplace_back(encode_buffer_.data(), encode_buffer_.size());
+  if (body) {
+    frames.emplace_back();
+    frames.back().copy(*body);  // shares the buffer: no copy of the body
+  }
+  if (s.blocked() || !try_send(s, frames)) {
+    s.outbox.push_back(std::move(frames));
+    blocked_.insert(&s);
+  }
+}
+
+void BrokerCore::flush_blocked() {
+  std::vector<Session*> unblocked;
+  for (Session* s : blocked_) {
+    while (!s->outbox.empty() && try_send(*s, s->outbox.front())) s->outbox.pop_front();
+    if (s->outbox.empty() || s->dead) unblocked.push_back(s);
+  }
+  for (Session* s : unblocked) {
+    blocked_.erase(s);
+    s->outbox.clear();
+    if (s->dead) continue;
+    // Its consumers may take messages again.
+    for (auto& [n, ch] : s->channels)
+      for (auto& [tag, c] : ch.consumers) dispatch(*c->queue);
+  }
+}
+
+std::shared_ptr<Queue> BrokerCore::find_queue(std::string_view name) {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<Queue> BrokerCore::declare_queue(std::string name, QueueFlags flags, Session* owner) {
+  auto q = std::make_shared<Queue>(name, std::move(flags), owner);
+  queues_.emplace(std::move(name), q);
+  queue_count_.fetch_add(1, std::memory_order_relaxed);
+  log_.write(LogLevel::kDebug, "queue declared", q->name());
+  return q;
+}
+
+void BrokerCore::delete_queue(const std::shared_ptr<Queue>& q) {
+  if (q->deleted()) return;
+  q->mark_deleted();
+  // Copy: cancelling edits the queue's consumer list.
+  auto consumers = q->consumers();
+  for (Consumer* c : consumers) {
+    send(*c->session, c->channel->number, protocol::BasicCancel{c->tag});
+    auto keep = c->channel->consumers.find(c->tag);
+    c->active = false;
+    q->remove_consumer(c);
+    if (keep != c->channel->consumers.end()) c->channel->consumers.erase(keep);
+  }
+  q->purge();
+  queues_.erase(q->name());
+  queue_count_.fetch_sub(1, std::memory_order_relaxed);
+  log_.write(LogLevel::kDebug, "queue deleted", q->name());
+}
+
+void BrokerCore::publish(const std::string& exchange, const std::string& routing_key, std::string_view properties,
+                         zmq::message_t& body) {
+  published_.fetch_add(1, std::memory_order_relaxed);
+  // The default exchange: the routing key names the queue.
+  auto it = queues_.find(routing_key);
+  if (it == queues_.end()) return;  // unroutable: dropped (basic.return arrives with exchanges)
+  auto message = std::make_shared<StoredMessage>();
+  message->exchange = exchange;
+  message->routing_key = routing_key;
+  message->properties = properties;
+  message->body.move(body);
+  Queue& q = *it->second;
+  q.push(std::move(message));
+  if (!q.consumers().empty()) dispatch(q);
+}
+
+void BrokerCore::dispatch(Queue& q) {
+  while (!q.empty() && !q.consumers().empty()) {
+    const auto& consumers = q.consumers();
+    std::size_t n = consumers.size();
+    std::size_t start = q.cursor() % n;
+    Consumer* chosen = nullptr;
+    for (std::size_t i = 0; i < n; ++i) {
+      Consumer* c = consumers[(start + i) % n];
+      if (c->active && !c->session->blocked() && !c->session->dead && !c->channel->closing &&
+          c->channel->may_deliver(*c)) {
+        chosen = c;
+        q.cursor() = (start + i + 1) % n;
+        break;
+      }
+    }
+    if (!chosen) return;
+    deliver(*chosen, q.pop());
+  }
+}
+
+std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,
+                                         std::shared_ptr<Consumer> consumer) {
+  std::uint64_t tag = ch.next_delivery_tag++;
+  if (consumer) ++consumer->unacked;
+  ch.unacked.emplace(tag, Unacked{std::move(q), std::move(entry), std::move(consumer)});
+  return tag;
+}
+
+void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
+  ChannelSession& ch = *c.channel;
+  StoredMessage& m = *entry.message;
+  protocol::BasicDeliver d{c.tag, 0, entry.redelivered, m.exchange, m.routing_key};
+  auto message = entry.message;  // keeps the body alive while sending
+  if (c.no_ack) {
+    d.delivery_tag = ch.next_delivery_tag++;
+  } else {
+    auto self = ch.consumers.find(c.tag)->second;
+    d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), self);
+  }
+  send(*c.session, ch.number, d, m.properties, &m.body);
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void BrokerCore::cancel_consumer(Consumer& c) {
+  c.active = false;
+  auto q = c.queue;
+  q->remove_consumer(&c);
+  if (q->flags().auto_delete && q->abandoned() && !q->deleted()) delete_queue(q);
+}
+
+void BrokerCore::requeue(std::vector<Unacked> items) {
+  // Group per queue; each queue puts its messages back in original order.
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Unacked& a, const Unacked& b) { return a.queue.get() < b.queue.get(); });
+  for (std::size_t i = 0; i < items.size();) {
+    auto q = items[i].queue;
+    std::vector<QueueEntry> entries;
+    for (; i < items.size() && items[i].queue == q; ++i) entries.push_back(std::move(items[i].entry));
+    if (q->deleted()) continue;
+    q->requeue(std::move(entries));
+    dispatch(*q);
+  }
+}
+
+void BrokerCore::release_channel(Session&, ChannelSession& ch) {
+  auto consumers = std::move(ch.consumers);
+  ch.consumers.clear();
+  for (auto& [tag, c] : consumers) cancel_consumer(*c);
+  std::vector<Unacked> items;
+  items.reserve(ch.unacked.size());
+  for (auto& [tag, u] : ch.unacked) items.push_back(std::move(u));
+  ch.unacked.clear();
+  requeue(std::move(items));
+}
+
+void BrokerCore::close_connection(Session& s, ReplyCode code, const std::string& text) {
+  log_.write(code == ReplyCode::kSuccess ? LogLevel::kInfo : LogLevel::kWarning, "connection error",
+             "peer=" + s.peer() + " " + std::to_string(static_cast<int>(code)) + " " +
+                 std::string(reply_code_name(code)) + " - " + text);
+  send(s, 0, protocol::ConnectionClose{static_cast<std::uint16_t>(code), text});
+  finish_session(s);
+  s.closing = true;
+  s.closing_since = Clock::now();
+}
+
+void BrokerCore::finish_session(Session& s) {
+  for (auto& [n, ch] : s.channels) release_channel(s, ch);
+  s.channels.clear();
+  std::vector<std::shared_ptr<Queue>> owned;
+  for (auto& [name, q] : queues_)
+    if (q->owner() == &s) owned.push_back(q);
+  for (auto& q : owned) delete_queue(q);
+}
+
+void BrokerCore::sweep_heartbeats(Clock::time_point now) {
+  for (auto& [id, sp] : sessions_) {
+    Session& s = *sp;
+    if (s.dead) continue;
+    if (s.closing && s.heartbeat.count() == 0 && now - s.closing_since > std::chrono::seconds(1)) {
+      s.dead = true;
+      continue;
+    }
+    if (s.heartbeat.count() == 0) continue;
+    if (s.closing && now - s.closing_since > std::max<Clock::duration>(3 * s.heartbeat, std::chrono::seconds(1))) {
+      s.dead = true;  // never answered our connection.close
+      continue;
+    }
+    if (now - s.last_recv > 3 * s.heartbeat) {
+      log_.write(LogLevel::kWarning, "connection dead",
+                 "peer=" + s.peer() + " missed 3 heartbeats (" + std::to_string(s.heartbeat.count()) + " ms)");
+      if (!s.closing) finish_session(s);
+      s.closing = true;
+      s.dead = true;
+      continue;
+    }
+    if (now - s.last_send >= s.heartbeat && !s.blocked()) send(s, 0, protocol::Heartbeat{});
+  }
+}
+
+void BrokerCore::reap() {
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    Session& s = *it->second;
+    if (!s.dead) {
+      ++it;
+      continue;
+    }
+    if (!s.closing) finish_session(s);
+    blocked_.erase(&s);
+    log_.write(LogLevel::kInfo, "connection closed", "peer=" + s.peer());
+    connection_count_.fetch_sub(1, std::memory_order_relaxed);
+    it = sessions_.erase(it);
+  }
+}
+
+void BrokerCore::shutdown() {
+  for (auto& [id, s] : sessions_) {
+    if (s->dead || s->closing) continue;
+    send(*s, 0, protocol::ConnectionClose{320, "CONNECTION_FORCED - broker shutdown"});
+    finish_session(*s);
+  }
+  flush_blocked();
+  sessions_.clear();
+  blocked_.clear();
+  queues_.clear();
+  connection_count_.store(0);
+  queue_count_.store(0);
+}
+
+std::string BrokerCore::generate_name(std::string_view prefix) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string name(prefix);
+  for (int i = 0; i < 22; ++i) name.push_back(kAlphabet[rng_() % 64]);
+  return name;
+}
+
+}  // namespace warren::detail
+
+namespace warren {
+
+Broker::Broker(BrokerOptions options) : core_(std::make_unique<detail::BrokerCore>(std::move(options))) {}
+Broker::~Broker() = default;
+const std::string& Broker::endpoint() const { return core_->endpoint(); }
+void Broker::start() { core_->start(); }
+void Broker::run() { core_->run(); }
+void Broker::stop() noexcept { core_->stop(); }
+void Broker::join() { core_->join(); }
+BrokerStats Broker::stats() const { return core_->stats(); }
+
+}  // namespace warren

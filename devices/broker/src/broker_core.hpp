@@ -1,0 +1,109 @@
+// BrokerCore: the event loop and every piece of broker state. Internal.
+// Only the loop thread touches anything here except the atomics.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <zmq.hpp>
+
+#include "log.hpp"
+#include "queue.hpp"
+#include "session.hpp"
+#include "warren/broker.hpp"
+#include "warren/errors.hpp"
+#include "warren/protocol.hpp"
+
+namespace warren::detail {
+
+// A refusal: thrown by a handler, turned into channel.close or
+// connection.close (by reply code) by the command dispatcher.
+struct Refusal {
+  ReplyCode code;
+  std::string text;
+};
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <class V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+
+class BrokerCore {
+ public:
+  explicit BrokerCore(BrokerOptions options);
+  ~BrokerCore();
+
+  const std::string& endpoint() const { return endpoint_; }
+  void run();
+  void start();
+  void join();
+  void stop() noexcept;
+  BrokerStats stats() const;
+
+  // ---- used by the command handlers (commands.cpp) ----
+  const BrokerOptions& options() const { return options_; }
+  Log& log() { return log_; }
+  void send(Session& s, std::uint16_t channel, const protocol::Method& method,
+            std::string_view properties = {}, zmq::message_t* body = nullptr);
+  std::shared_ptr<Queue> find_queue(std::string_view name);
+  std::shared_ptr<Queue> declare_queue(std::string name, QueueFlags flags, Session* owner);
+  void delete_queue(const std::shared_ptr<Queue>& q);
+  void publish(const std::string& exchange, const std::string& routing_key, std::string_view properties,
+               zmq::message_t& body);
+  void dispatch(Queue& q);
+  // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
+  void deliver(Consumer& c, QueueEntry entry);
+  std::uint64_t record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,
+                               std::shared_ptr<Consumer> consumer);
+  void cancel_consumer(Consumer& c);
+  // Releases a channel's consumers and requeues its unacked messages.
+  void release_channel(Session& s, ChannelSession& ch);
+  void requeue(std::vector<Unacked> items);
+  void close_connection(Session& s, ReplyCode code, const std::string& text);
+  void finish_session(Session& s);
+  std::string generate_name(std::string_view prefix);
+  void count_delivered() { ++delivered_; }
+
+ private:
+  void loop();
+  void receive_batch();
+  void handle(std::string identity, zmq::message_t& header, zmq::message_t* body, std::size_t frames);
+  void flush_blocked();
+  void sweep_heartbeats(Clock::time_point now);
+  void reap();
+  void shutdown();
+  bool try_send(Session& s, std::vector<zmq::message_t>& frames);
+  void send_to_stranger(const std::string& identity, const protocol::Method& method);
+  void drain_wakeup() noexcept;
+
+  BrokerOptions options_;
+  Log log_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  int wakeup_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+  std::thread thread_;
+
+  StringMap<std::unique_ptr<Session>> sessions_;
+  StringMap<std::shared_ptr<Queue>> queues_;
+  std::unordered_set<Session*> blocked_;
+  std::string encode_buffer_;
+  std::mt19937_64 rng_{std::random_device{}()};
+
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> connection_count_{0};
+  std::atomic<std::uint64_t> queue_count_{0};
+};
+
+// The command table (commands.cpp): runs the handler for one decoded command.
+void execute(BrokerCore& broker, Session& session, protocol::Command& command, zmq::message_t* body);
+
+}  // namespace warren::detail

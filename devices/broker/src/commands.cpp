@@ -1,0 +1,424 @@
+// The command table: one handler per opcode, with its checks beside it.
+// Handlers throw Refusal; execute() turns it into channel.close or, for
+// connection-level codes, connection.close.
+#include <array>
+
+#include "broker_core.hpp"
+#include "warren/version.hpp"
+
+namespace warren::detail {
+namespace {
+
+using namespace protocol;
+
+struct Context {
+  BrokerCore& broker;
+  Session& session;
+  ChannelSession* channel;  // null for connection-level commands
+  Command& command;
+  zmq::message_t* body;
+
+  ChannelSession& ch() { return *channel; }
+  template <class M> M& method() { return std::get<M>(command.method); }
+  void reply(const Method& m) { broker.send(session, command.channel, m); }
+};
+
+[[noreturn]] void refuse(ReplyCode code, std::string text) { throw Refusal{code, std::move(text)}; }
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : 4;
+    if (n == 4 || i + n >= s.size() + (n == 0)) return n == 0;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+void check_name(std::string_view kind, std::string_view name) {
+  if (name.size() > 255)
+    refuse(ReplyCode::kPreconditionFailed, std::string(kind) + " name too long (" + std::to_string(name.size()) +
+                                                " bytes, max 255)");
+  if (!valid_utf8(name)) refuse(ReplyCode::kPreconditionFailed, std::string(kind) + " name is not valid UTF-8");
+}
+
+// The queue `name`, usable from this connection: 404 if missing, 405 if
+// exclusive to another connection.
+std::shared_ptr<Queue> usable_queue(Context& c, std::string_view name) {
+  auto q = c.broker.find_queue(name);
+  if (!q) refuse(ReplyCode::kNotFound, "no queue " + in_quotes(name) + " in vhost '/'");
+  if (q->owner() && q->owner() != &c.session)
+    refuse(ReplyCode::kResourceLocked,
+           "cannot obtain exclusive access to locked queue " + in_quotes(name) + " in vhost '/'");
+  return q;
+}
+
+std::uint32_t narrow(std::size_t n) { return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX)); }
+
+std::chrono::milliseconds::rep smaller_nonzero(std::chrono::milliseconds::rep a, std::chrono::milliseconds::rep b) {
+  if (a == 0) return b;
+  if (b == 0) return a;
+  return std::min(a, b);
+}
+
+// ---- connection -------------------------------------------------------------
+
+void connection_open(Context& c) {
+  auto& m = c.method<ConnectionOpen>();
+  if (c.session.opened) refuse(ReplyCode::kUnexpectedFrame, "connection.open on an open connection");
+  const auto& o = c.broker.options();
+  auto heartbeat = (m.heartbeat_ms == 0 && o.heartbeat.count() == 0) ? 0 : smaller_nonzero(m.heartbeat_ms, o.heartbeat.count());
+  c.session.heartbeat = std::chrono::milliseconds(heartbeat);
+  c.session.max_channels = static_cast<std::uint16_t>(smaller_nonzero(m.max_channels, o.max_channels));
+  c.session.opened = true;
+  ConnectionOpenOk ok;
+  ok.heartbeat_ms = static_cast<std::uint32_t>(heartbeat);
+  ok.max_message_size = static_cast<std::uint64_t>(
+      smaller_nonzero(static_cast<std::int64_t>(m.max_message_size), static_cast<std::int64_t>(o.max_message_size)));
+  ok.max_channels = c.session.max_channels;
+  ok.server_properties = {{"product", "warren"}, {"version", kVersionString}};
+  c.reply(ok);
+  c.broker.log().write(LogLevel::kInfo, "connection opened",
+                       "peer=" + c.session.peer() + " heartbeat=" + std::to_string(heartbeat) + "ms");
+}
+
+void connection_close(Context& c) {
+  c.broker.finish_session(c.session);
+  c.reply(ConnectionCloseOk{});
+  c.session.dead = true;
+}
+
+void connection_close_ok(Context& c) { c.session.dead = true; }
+
+void heartbeat(Context&) {}
+
+// ---- channel ----------------------------------------------------------------
+
+void channel_open(Context& c) {
+  auto n = c.command.channel;
+  if (n == 0 || n > c.session.max_channels)
+    refuse(ReplyCode::kChannelError, "channel number " + std::to_string(n) + " out of range 1.." +
+                                         std::to_string(c.session.max_channels));
+  if (c.session.channels.contains(n))
+    refuse(ReplyCode::kChannelError, "second 'channel.open' seen for channel " + std::to_string(n));
+  c.session.channels[n].number = n;
+  c.reply(ChannelOpenOk{});
+}
+
+void channel_close(Context& c) {
+  c.broker.release_channel(c.session, c.ch());
+  c.reply(ChannelCloseOk{});
+  c.session.channels.erase(c.command.channel);
+}
+
+void channel_close_ok(Context& c) {
+  // Only meaningful while closing; execute() handles that case.
+  (void)c;
+}
+
+// ---- queue ------------------------------------------------------------------
+
+std::string flag_text(bool b) { return b ? "'true'" : "'false'"; }
+
+void check_equivalent(const Queue& q, const QueueDeclare& m) {
+  auto mismatch = [&](std::string_view arg, std::string received, std::string current) {
+    refuse(ReplyCode::kPreconditionFailed, "inequivalent arg '" + std::string(arg) + "' for queue " +
+                                               in_quotes(q.name()) + " in vhost '/': received " + received +
+                                               " but current is " + current);
+  };
+  const auto& f = q.flags();
+  if (f.durable != m.durable) mismatch("durable", flag_text(m.durable), flag_text(f.durable));
+  if (f.exclusive != m.exclusive) mismatch("exclusive", flag_text(m.exclusive), flag_text(f.exclusive));
+  if (f.auto_delete != m.auto_delete) mismatch("auto_delete", flag_text(m.auto_delete), flag_text(f.auto_delete));
+  if (f.arguments != m.arguments) mismatch("arguments", "other arguments", "the arguments it was declared with");
+}
+
+void queue_declare(Context& c) {
+  auto& m = c.method<QueueDeclare>();
+  std::string name = m.queue;
+  if (name.empty()) {
+    if (m.passive) refuse(ReplyCode::kNotFound, "no queue '' in vhost '/'");
+    name = c.broker.generate_name("amq.gen-");
+  } else {
+    check_name("queue", name);
+    if (!m.passive && name.starts_with("amq."))
+      refuse(ReplyCode::kAccessRefused,
+             "queue name " + in_quotes(name) + " contains reserved prefix 'amq.*'");
+  }
+  std::shared_ptr<Queue> q;
+  if (m.passive) {
+    q = usable_queue(c, name);
+  } else if ((q = c.broker.find_queue(name))) {
+    q = usable_queue(c, name);
+    check_equivalent(*q, m);
+  } else {
+    q = c.broker.declare_queue(name, QueueFlags{m.durable, m.exclusive, m.auto_delete, m.arguments},
+                               m.exclusive ? &c.session : nullptr);
+  }
+  c.reply(QueueDeclareOk{q->name(), narrow(q->ready_count()), narrow(q->consumers().size())});
+}
+
+void queue_delete(Context& c) {
+  auto& m = c.method<QueueDelete>();
+  check_name("queue", m.queue);
+  if (!c.broker.find_queue(m.queue)) {  // deleting what is not there succeeds, as in RabbitMQ
+    c.reply(QueueDeleteOk{0});
+    return;
+  }
+  auto q = usable_queue(c, m.queue);
+  if (m.if_unused && !q->consumers().empty())
+    refuse(ReplyCode::kPreconditionFailed, "queue " + in_quotes(m.queue) + " in vhost '/' in use");
+  if (m.if_empty && !q->empty())
+    refuse(ReplyCode::kPreconditionFailed, "queue " + in_quotes(m.queue) + " in vhost '/' is not empty");
+  auto count = narrow(q->ready_count());
+  c.broker.delete_queue(q);
+  c.reply(QueueDeleteOk{count});
+}
+
+void queue_purge(Context& c) {
+  auto& m = c.method<QueuePurge>();
+  auto q = usable_queue(c, m.queue);
+  c.reply(QueuePurgeOk{narrow(q->purge())});
+}
+
+// ---- basic ------------------------------------------------------------------
+
+void basic_qos(Context& c) {
+  auto& m = c.method<BasicQos>();
+  if (m.global) c.ch().global_prefetch = m.prefetch_count;
+  else c.ch().prefetch_count = m.prefetch_count;
+  c.reply(BasicQosOk{});
+}
+
+void basic_consume(Context& c) {
+  auto& m = c.method<BasicConsume>();
+  check_name("queue", m.queue);
+  auto q = usable_queue(c, m.queue);
+  std::string tag = m.consumer_tag.empty() ? c.broker.generate_name("amq.ctag-") : m.consumer_tag;
+  check_name("consumer tag", tag);
+  if (c.ch().consumers.contains(tag))
+    refuse(ReplyCode::kNotAllowed, "attempt to reuse consumer tag " + in_quotes(tag));
+  if ((m.exclusive && !q->consumers().empty()) || q->has_exclusive_consumer())
+    refuse(ReplyCode::kAccessRefused, "queue " + in_quotes(m.queue) + " in vhost '/' in exclusive use");
+  auto consumer = std::make_shared<Consumer>();
+  consumer->tag = tag;
+  consumer->queue = q;
+  consumer->session = &c.session;
+  consumer->channel = &c.ch();
+  consumer->no_ack = m.no_ack;
+  consumer->exclusive = m.exclusive;
+  consumer->prefetch = c.ch().prefetch_count;
+  c.ch().consumers.emplace(tag, consumer);
+  q->add_consumer(consumer.get());
+  c.reply(BasicConsumeOk{tag});
+  c.broker.dispatch(*q);
+}
+
+void basic_cancel(Context& c) {
+  auto& m = c.method<BasicCancel>();
+  auto it = c.ch().consumers.find(m.consumer_tag);
+  if (it != c.ch().consumers.end()) {
+    auto consumer = it->second;
+    c.ch().consumers.erase(it);
+    c.broker.cancel_consumer(*consumer);
+  }
+  c.reply(BasicCancelOk{m.consumer_tag});
+}
+
+void basic_publish(Context& c) {
+  auto& m = c.method<BasicPublish>();
+  if (c.body->size() > c.broker.options().max_message_size)
+    refuse(ReplyCode::kPreconditionFailed, "message size " + std::to_string(c.body->size()) +
+                                               " is larger than configured max size " +
+                                               std::to_string(c.broker.options().max_message_size));
+  if (!m.exchange.empty()) {
+    check_name("exchange", m.exchange);
+    refuse(ReplyCode::kNotFound, "no exchange " + in_quotes(m.exchange) + " in vhost '/'");
+  }
+  c.broker.publish(m.exchange, m.routing_key, c.command.properties, *c.body);
+}
+
+void basic_get(Context& c) {
+  auto& m = c.method<BasicGet>();
+  check_name("queue", m.queue);
+  auto q = usable_queue(c, m.queue);
+  if (q->empty()) {
+    c.reply(BasicGetEmpty{});
+    return;
+  }
+  QueueEntry entry = q->pop();
+  auto message = entry.message;
+  BasicGetOk ok{0, entry.redelivered, message->exchange, message->routing_key, narrow(q->ready_count())};
+  if (m.no_ack) ok.delivery_tag = c.ch().next_delivery_tag++;
+  else ok.delivery_tag = c.broker.record_unacked(c.ch(), q, std::move(entry), nullptr);
+  c.broker.send(c.session, c.command.channel, ok, message->properties, &message->body);
+  c.broker.count_delivered();
+}
+
+// Takes the deliveries that `tag` (and with `multiple`, every earlier tag)
+// names off the channel's unacked list. tag 0 with multiple means all.
+std::vector<Unacked> take_unacked(Context& c, std::uint64_t tag, bool multiple) {
+  auto& unacked = c.ch().unacked;
+  std::vector<Unacked> taken;
+  auto settle = [&](std::map<std::uint64_t, Unacked>::iterator it) {
+    if (it->second.consumer) --it->second.consumer->unacked;
+    taken.push_back(std::move(it->second));
+    return unacked.erase(it);
+  };
+  if (multiple) {
+    if (tag != 0 && !unacked.contains(tag)) refuse(ReplyCode::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag));
+    auto end = tag == 0 ? unacked.end() : unacked.upper_bound(tag);
+    for (auto it = unacked.begin(); it != end;) it = settle(it);
+  } else {
+    auto it = unacked.find(tag);
+    if (it == unacked.end()) refuse(ReplyCode::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag));
+    settle(it);
+  }
+  return taken;
+}
+
+// Acked or dropped messages free prefetch credit: let their consumers' queues move.
+void redispatch(Context& c, const std::vector<Unacked>& settled) {
+  Queue* last = nullptr;
+  for (const auto& u : settled) {
+    if (u.queue.get() == last || u.queue->deleted()) continue;
+    last = u.queue.get();
+    c.broker.dispatch(*u.queue);
+  }
+  if (c.ch().global_prefetch)
+    for (auto& [tag, consumer] : c.ch().consumers) c.broker.dispatch(*consumer->queue);
+}
+
+void settle(Context& c, std::uint64_t tag, bool multiple, bool requeue) {
+  auto taken = take_unacked(c, tag, multiple);
+  if (requeue) {
+    c.broker.requeue(taken);
+  }
+  redispatch(c, taken);
+}
+
+void basic_ack(Context& c) {
+  auto& m = c.method<BasicAck>();
+  settle(c, m.delivery_tag, m.multiple, false);
+}
+
+void basic_nack(Context& c) {
+  auto& m = c.method<BasicNack>();
+  settle(c, m.delivery_tag, m.multiple, m.requeue);
+}
+
+void basic_reject(Context& c) {
+  auto& m = c.method<BasicReject>();
+  settle(c, m.delivery_tag, false, m.requeue);
+}
+
+void basic_recover(Context& c) {
+  // Both requeue=true and requeue=false put every unacked message back in its
+  // queue (RabbitMQ does the same); they may go to any consumer.
+  auto taken = take_unacked(c, 0, true);
+  c.broker.requeue(taken);
+  redispatch(c, taken);
+  c.reply(BasicRecoverOk{});
+}
+
+// ---- the table ----------------------------------------------------------------
+
+enum class Scope : std::uint8_t { kNone, kConnection, kChannel };
+struct Entry {
+  void (*handler)(Context&) = nullptr;
+  Scope scope = Scope::kNone;
+};
+
+constexpr std::array<Entry, 256> make_table() {
+  std::array<Entry, 256> t{};
+  auto set = [&](Opcode op, void (*h)(Context&), Scope s) { t[static_cast<std::size_t>(op)] = {h, s}; };
+  set(Opcode::kConnectionOpen, connection_open, Scope::kConnection);
+  set(Opcode::kConnectionClose, connection_close, Scope::kConnection);
+  set(Opcode::kConnectionCloseOk, connection_close_ok, Scope::kConnection);
+  set(Opcode::kHeartbeat, heartbeat, Scope::kConnection);
+  set(Opcode::kChannelOpen, channel_open, Scope::kConnection);
+  set(Opcode::kChannelClose, channel_close, Scope::kChannel);
+  set(Opcode::kChannelCloseOk, channel_close_ok, Scope::kChannel);
+  set(Opcode::kQueueDeclare, queue_declare, Scope::kChannel);
+  set(Opcode::kQueueDelete, queue_delete, Scope::kChannel);
+  set(Opcode::kQueuePurge, queue_purge, Scope::kChannel);
+  set(Opcode::kBasicQos, basic_qos, Scope::kChannel);
+  set(Opcode::kBasicConsume, basic_consume, Scope::kChannel);
+  set(Opcode::kBasicCancel, basic_cancel, Scope::kChannel);
+  set(Opcode::kBasicPublish, basic_publish, Scope::kChannel);
+  set(Opcode::kBasicGet, basic_get, Scope::kChannel);
+  set(Opcode::kBasicAck, basic_ack, Scope::kChannel);
+  set(Opcode::kBasicNack, basic_nack, Scope::kChannel);
+  set(Opcode::kBasicReject, basic_reject, Scope::kChannel);
+  set(Opcode::kBasicRecover, basic_recover, Scope::kChannel);
+  return t;
+}
+constexpr auto kTable = make_table();
+
+void channel_error(BrokerCore& broker, Session& s, ChannelSession& ch, const Refusal& r) {
+  broker.log().write(LogLevel::kInfo, "channel error",
+                     "peer=" + s.peer() + " channel=" + std::to_string(ch.number) + " " +
+                         std::to_string(static_cast<int>(r.code)) + " " + std::string(reply_code_name(r.code)) +
+                         " - " + r.text);
+  broker.release_channel(s, ch);
+  ch.closing = true;
+  broker.send(s, ch.number, ChannelClose{static_cast<std::uint16_t>(r.code), r.text});
+}
+
+}  // namespace
+
+void execute(BrokerCore& broker, Session& session, Command& command, zmq::message_t* body) {
+  auto op = opcode_of(command.method);
+  const Entry& entry = kTable[static_cast<std::size_t>(op)];
+  if (!entry.handler) {
+    broker.close_connection(session, ReplyCode::kUnexpectedFrame,
+                            std::string(name_of(op)) + " is not sent by clients");
+    return;
+  }
+  if (!session.opened && op != Opcode::kConnectionOpen) {
+    broker.close_connection(session, ReplyCode::kUnexpectedFrame, "expected connection.open first");
+    return;
+  }
+  ChannelSession* channel = nullptr;
+  if (entry.scope == Scope::kConnection) {
+    if (command.channel != 0 && op != Opcode::kChannelOpen) {
+      broker.close_connection(session, ReplyCode::kChannelError,
+                              std::string(name_of(op)) + " must be sent on channel 0");
+      return;
+    }
+  } else {
+    auto it = session.channels.find(command.channel);
+    if (it == session.channels.end()) {
+      if (op == Opcode::kChannelClose) broker.send(session, command.channel, ChannelCloseOk{});
+      if (op == Opcode::kChannelClose || op == Opcode::kChannelCloseOk) return;
+      broker.close_connection(session, ReplyCode::kChannelError,
+                              "expected 'channel.open' for channel " + std::to_string(command.channel) +
+                                  ", got " + std::string(name_of(op)));
+      return;
+    }
+    channel = &it->second;
+    if (channel->closing) {  // discard everything until the client confirms the close
+      if (op == Opcode::kChannelClose) broker.send(session, command.channel, ChannelCloseOk{});
+      if (op == Opcode::kChannelClose || op == Opcode::kChannelCloseOk) session.channels.erase(it);
+      return;
+    }
+  }
+  Context context{broker, session, channel, command, body};
+  try {
+    entry.handler(context);
+  } catch (const Refusal& r) {
+    if (is_connection_error(r.code) || !channel) broker.close_connection(session, r.code, r.text);
+    else channel_error(broker, session, *channel, r);
+  } catch (const ProtocolError& e) {
+    broker.close_connection(session, e.code(), e.text());
+  } catch (const std::exception& e) {
+    broker.close_connection(session, ReplyCode::kInternalError, e.what());
+  }
+}
+
+}  // namespace warren::detail

@@ -1,0 +1,24 @@
+// Log: one line per event: time, level, subject and details.
+#pragma once
+
+#include <functional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+#include "warren/broker.hpp"
+
+namespace warren::detail {
+
+class Log {
+ public:
+  Log(LogLevel level, std::function<void(std::string_view)> sink);
+  bool enabled(LogLevel level) const { return level >= level_; }
+  void write(LogLevel level, std::string_view subject, std::string_view details);
+
+ private:
+  LogLevel level_;
+  std::function<void(std::string_view)> sink_;
+};
+
+}  // namespace warren::detail

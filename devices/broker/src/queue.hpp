@@ -1,0 +1,91 @@
+// Queue: a named FIFO of messages with its consumers. Messages keep a
+// per-queue sequence number so requeued messages return to their original
+// place, ahead of everything published after them.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "warren/field_value.hpp"
+
+namespace warren::detail {
+
+class Session;
+struct ChannelSession;
+struct Consumer;
+
+// A published message: immutable after routing, shared by every queue it
+// reached. The body is the publisher's frame; consumers get reference-counted
+// copies of it.
+struct StoredMessage {
+  std::string exchange;
+  std::string routing_key;
+  std::string properties;  // raw msgpack map, forwarded verbatim
+  zmq::message_t body;
+};
+
+struct QueueEntry {
+  std::shared_ptr<StoredMessage> message;
+  std::uint64_t seq = 0;
+  bool redelivered = false;
+};
+
+struct QueueFlags {
+  bool durable = false;
+  bool exclusive = false;
+  bool auto_delete = false;
+  FieldTable arguments;
+};
+
+class Queue {
+ public:
+  Queue(std::string name, QueueFlags flags, Session* owner)
+      : name_(std::move(name)), flags_(std::move(flags)), owner_(owner) {}
+
+  const std::string& name() const { return name_; }
+  const QueueFlags& flags() const { return flags_; }
+  Session* owner() const { return owner_; }  // non-null for exclusive queues
+  bool deleted() const { return deleted_; }
+  void mark_deleted() { deleted_ = true; }
+
+  std::size_t ready_count() const { return ready_.size(); }
+  bool empty() const { return ready_.empty(); }
+  void push(std::shared_ptr<StoredMessage> message) {
+    ready_.push_back(QueueEntry{std::move(message), next_seq_++, false});
+  }
+  QueueEntry pop() {
+    QueueEntry e = std::move(ready_.front());
+    ready_.pop_front();
+    return e;
+  }
+  // Puts messages back in sequence order, marked redelivered.
+  void requeue(std::vector<QueueEntry> entries);
+  std::size_t purge();
+
+  const std::vector<Consumer*>& consumers() const { return consumers_; }
+  void add_consumer(Consumer* c);
+  void remove_consumer(Consumer* c);
+  bool has_exclusive_consumer() const;
+  // True once a consumer has come and the last has gone (auto_delete).
+  bool abandoned() const { return had_consumer_ && consumers_.empty(); }
+  // The consumer to try first in round-robin order; advance after delivering.
+  std::size_t& cursor() { return cursor_; }
+
+ private:
+  std::string name_;
+  QueueFlags flags_;
+  Session* owner_;
+  bool deleted_ = false;
+  std::deque<QueueEntry> ready_;
+  std::uint64_t next_seq_ = 0;
+  std::vector<Consumer*> consumers_;
+  std::size_t cursor_ = 0;
+  bool had_consumer_ = false;
+};
+
+}  // namespace warren::detail

@@ -1,0 +1,112 @@
+// Channel: a lightweight session multiplexed on a Connection. Methods are
+// named after the AMQP methods, as pika names them.
+//
+// A channel error from the broker (404, 405, 406, ...) closes the channel:
+// the method that caused it, or the next call after an asynchronous one
+// (basic_publish), throws ChannelError with the broker's code and text. The
+// connection and its other channels keep working.
+//
+// RAII: destroying an open Channel closes it (channel.close); the broker
+// requeues its unacknowledged messages.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "warren/errors.hpp"
+#include "warren/field_value.hpp"
+#include "warren/message.hpp"
+#include "warren/properties.hpp"
+
+namespace warren {
+
+namespace detail {
+class ConnectionCore;
+}
+
+struct QueueDeclareOptions {
+  bool passive = false;      // only check that the queue exists (404 if not)
+  bool durable = false;      // survives a broker restart
+  bool exclusive = false;    // private to this connection, deleted with it
+  bool auto_delete = false;  // deleted when its last consumer goes
+  FieldTable arguments{};
+};
+
+struct QueueDeclareResult {
+  std::string queue;  // the name, server-generated (amq.gen-...) if none given
+  std::uint32_t message_count = 0;
+  std::uint32_t consumer_count = 0;
+};
+
+struct QueueDeleteOptions {
+  bool if_unused = false;  // refuse (406) if the queue has consumers
+  bool if_empty = false;   // refuse (406) if the queue has messages
+};
+
+struct PublishOptions {
+  bool mandatory = false;
+};
+
+struct ConsumeOptions {
+  bool auto_ack = false;     // AMQP no_ack: messages count as acked when sent
+  bool exclusive = false;    // refuse other consumers on the queue
+  std::string consumer_tag{};  // empty: the broker generates amq.ctag-...
+  FieldTable arguments{};
+};
+
+using ConsumerCallback = std::function<void(const Message&)>;
+
+class Channel {
+ public:
+  Channel(Channel&&) noexcept;
+  Channel& operator=(Channel&&) noexcept;
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+  ~Channel();
+
+  std::uint16_t number() const { return number_; }
+  bool is_open() const;
+
+  QueueDeclareResult queue_declare(std::string_view queue = "", const QueueDeclareOptions& options = {});
+  // Returns the number of messages deleted with the queue.
+  std::uint32_t queue_delete(std::string_view queue, const QueueDeleteOptions& options = {});
+  // Returns the number of messages purged.
+  std::uint32_t queue_purge(std::string_view queue);
+
+  // Pipelined: no round trip. A refusal arrives as a channel error that the
+  // next call on this channel throws.
+  void basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
+                     const Properties& properties = {}, const PublishOptions& options = {});
+
+  // Starts a consumer; `callback` runs on the connection's thread during
+  // run()/process_events(). Returns the consumer tag.
+  std::string basic_consume(std::string_view queue, ConsumerCallback callback,
+                            const ConsumeOptions& options = {});
+  void basic_cancel(std::string_view consumer_tag);
+  // Returns the next message, or nullopt when the queue is empty.
+  std::optional<Message> basic_get(std::string_view queue, bool auto_ack = false);
+
+  // At most `prefetch_count` unacknowledged messages per consumer (global:
+  // per channel); 0 means unlimited. Applies to consumers started afterwards.
+  void basic_qos(std::uint16_t prefetch_count, bool global = false);
+  void basic_ack(std::uint64_t delivery_tag, bool multiple = false);
+  void basic_nack(std::uint64_t delivery_tag, bool multiple = false, bool requeue = true);
+  void basic_reject(std::uint64_t delivery_tag, bool requeue = true);
+  void basic_recover(bool requeue = true);
+
+  // Closes the channel (channel.close). Idempotent.
+  void close();
+
+ private:
+  friend class Connection;
+  Channel(std::shared_ptr<detail::ConnectionCore> core, std::uint16_t number);
+
+  std::shared_ptr<detail::ConnectionCore> core_;
+  std::uint16_t number_ = 0;
+};
+
+}  // namespace warren

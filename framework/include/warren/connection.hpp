@@ -1,0 +1,88 @@
+// Connection: one client connection to a warren broker (a ZeroMQ DEALER).
+//
+// Thread rules: a Connection and its Channels belong to one thread, which
+// drives callbacks with run(), run_for() or process_events(). stop() is safe
+// from any thread and from a signal handler. A background thread sends
+// heartbeats while the owning thread is busy in user code (a slow message
+// handler never gets the connection declared dead); it touches the socket
+// only under the connection's lock and only while the owner is outside the
+// library.
+//
+// RAII: destroying a Connection closes it (connection.close, waiting briefly
+// for the broker's answer). Channels that outlive it become unusable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "warren/channel.hpp"
+#include "warren/field_value.hpp"
+
+namespace zmq {
+class context_t;
+}
+
+namespace warren {
+
+namespace detail {
+class ConnectionCore;
+}
+
+struct ConnectionOptions {
+  // Heartbeat interval proposed to the broker; the smaller non-zero of the two
+  // proposals is used. A peer silent for 3 intervals is dead. 0 disables.
+  std::chrono::milliseconds heartbeat{3000};
+  // How long to wait for the broker to answer connection.open.
+  std::chrono::milliseconds connect_timeout{10000};
+  // How long a synchronous method (declare, delete, ...) waits for its reply.
+  std::chrono::milliseconds rpc_timeout{30000};
+  // How long the destructor / close() waits for connection.close_ok.
+  std::chrono::milliseconds close_timeout{1000};
+  std::uint64_t max_message_size = 0;  // 0: accept the broker's limit
+  std::uint16_t max_channels = 0;      // 0: accept the broker's limit
+  FieldTable client_properties;
+  zmq::context_t* context = nullptr;   // nullptr: warren::default_context()
+};
+
+class Connection {
+ public:
+  // Connects and performs the handshake. Throws ConnectionError when the
+  // broker refuses or does not answer within connect_timeout.
+  explicit Connection(const std::string& endpoint, ConnectionOptions options = {});
+  ~Connection();
+  Connection(Connection&&) noexcept;
+  Connection& operator=(Connection&&) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Opens a new channel (channel.open).
+  Channel channel();
+
+  // Waits up to `timeout` for incoming commands and dispatches every one that
+  // is available to its consumer callback. Returns the number dispatched.
+  // Throws ConnectionError once the connection is closed or dead.
+  std::size_t process_events(std::chrono::milliseconds timeout);
+  // Dispatches until stop() is called; then returns (and clears the request).
+  void run();
+  // Dispatches for `duration`, or until stop().
+  void run_for(std::chrono::milliseconds duration);
+  // Makes run()/run_for()/process_events() return soon. Async-signal-safe.
+  void stop() noexcept;
+
+  // Closes the connection (connection.close). Idempotent.
+  void close();
+  bool is_open() const;
+
+  // Values negotiated with the broker.
+  std::chrono::milliseconds heartbeat() const;
+  std::uint64_t max_message_size() const;
+  std::uint16_t max_channels() const;
+  const FieldTable& server_properties() const;
+
+ private:
+  std::shared_ptr<detail::ConnectionCore> core_;
+};
+
+}  // namespace warren

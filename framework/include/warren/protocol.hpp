@@ -1,0 +1,323 @@
+// The wire protocol codec: pure functions between header-frame bytes and
+// commands. No sockets here; the client and the broker both use it, so the
+// wire format (docs/protocol.md) is written exactly once.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "warren/errors.hpp"
+#include "warren/field_value.hpp"
+#include "warren/properties.hpp"
+
+namespace warren::protocol {
+
+inline constexpr std::uint32_t kVersion = 1;
+
+enum class Opcode : std::uint8_t {
+  kConnectionOpen = 0x10,
+  kConnectionOpenOk = 0x11,
+  kConnectionClose = 0x12,
+  kConnectionCloseOk = 0x13,
+  kHeartbeat = 0x14,
+  kChannelOpen = 0x20,
+  kChannelOpenOk = 0x21,
+  kChannelClose = 0x22,
+  kChannelCloseOk = 0x23,
+  kQueueDeclare = 0x30,
+  kQueueDeclareOk = 0x31,
+  kQueueDelete = 0x32,
+  kQueueDeleteOk = 0x33,
+  kQueuePurge = 0x34,
+  kQueuePurgeOk = 0x35,
+  kBasicQos = 0x50,
+  kBasicQosOk = 0x51,
+  kBasicConsume = 0x52,
+  kBasicConsumeOk = 0x53,
+  kBasicCancel = 0x54,
+  kBasicCancelOk = 0x55,
+  kBasicPublish = 0x56,
+  kBasicDeliver = 0x57,
+  kBasicGet = 0x58,
+  kBasicGetOk = 0x59,
+  kBasicGetEmpty = 0x5A,
+  kBasicAck = 0x5B,
+  kBasicReject = 0x5C,
+  kBasicNack = 0x5D,
+  kBasicRecover = 0x5E,
+  kBasicRecoverOk = 0x5F,
+};
+
+enum class Direction : std::uint8_t { kToBroker = 1, kToClient = 2, kBoth = 3 };
+
+// Each method is a struct with its fields in wire order. fields() lists them
+// once for both the encoder and the decoder.
+#define WARREN_METHOD(Type, op, text, dir, content)                       \
+  static constexpr Opcode kOpcode = Opcode::op;                          \
+  static constexpr std::string_view kName = text;                        \
+  static constexpr Direction kDirection = Direction::dir;                \
+  static constexpr bool kHasContent = content;                           \
+  bool operator==(const Type&) const = default;
+
+struct ConnectionOpen {
+  WARREN_METHOD(ConnectionOpen, kConnectionOpen, "connection.open", kToBroker, false)
+  std::uint32_t heartbeat_ms = 0;
+  std::uint64_t max_message_size = 0;
+  std::uint16_t max_channels = 0;
+  FieldTable client_properties;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("heartbeat_ms", s.heartbeat_ms); f("max_message_size", s.max_message_size);
+    f("max_channels", s.max_channels); f("client_properties", s.client_properties);
+  }
+};
+struct ConnectionOpenOk {
+  WARREN_METHOD(ConnectionOpenOk, kConnectionOpenOk, "connection.open_ok", kToClient, false)
+  std::uint32_t heartbeat_ms = 0;
+  std::uint64_t max_message_size = 0;
+  std::uint16_t max_channels = 0;
+  FieldTable server_properties;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("heartbeat_ms", s.heartbeat_ms); f("max_message_size", s.max_message_size);
+    f("max_channels", s.max_channels); f("server_properties", s.server_properties);
+  }
+};
+struct ConnectionClose {
+  WARREN_METHOD(ConnectionClose, kConnectionClose, "connection.close", kBoth, false)
+  std::uint16_t reply_code = 200;
+  std::string reply_text;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("reply_code", s.reply_code); f("reply_text", s.reply_text);
+  }
+};
+struct ConnectionCloseOk {
+  WARREN_METHOD(ConnectionCloseOk, kConnectionCloseOk, "connection.close_ok", kBoth, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct Heartbeat {
+  WARREN_METHOD(Heartbeat, kHeartbeat, "heartbeat", kBoth, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct ChannelOpen {
+  WARREN_METHOD(ChannelOpen, kChannelOpen, "channel.open", kToBroker, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct ChannelOpenOk {
+  WARREN_METHOD(ChannelOpenOk, kChannelOpenOk, "channel.open_ok", kToClient, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct ChannelClose {
+  WARREN_METHOD(ChannelClose, kChannelClose, "channel.close", kBoth, false)
+  std::uint16_t reply_code = 200;
+  std::string reply_text;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("reply_code", s.reply_code); f("reply_text", s.reply_text);
+  }
+};
+struct ChannelCloseOk {
+  WARREN_METHOD(ChannelCloseOk, kChannelCloseOk, "channel.close_ok", kBoth, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct QueueDeclare {
+  WARREN_METHOD(QueueDeclare, kQueueDeclare, "queue.declare", kToBroker, false)
+  std::string queue;
+  bool passive = false;
+  bool durable = false;
+  bool exclusive = false;
+  bool auto_delete = false;
+  FieldTable arguments;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("queue", s.queue); f("passive", s.passive); f("durable", s.durable);
+    f("exclusive", s.exclusive); f("auto_delete", s.auto_delete); f("arguments", s.arguments);
+  }
+};
+struct QueueDeclareOk {
+  WARREN_METHOD(QueueDeclareOk, kQueueDeclareOk, "queue.declare_ok", kToClient, false)
+  std::string queue;
+  std::uint32_t message_count = 0;
+  std::uint32_t consumer_count = 0;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("queue", s.queue); f("message_count", s.message_count); f("consumer_count", s.consumer_count);
+  }
+};
+struct QueueDelete {
+  WARREN_METHOD(QueueDelete, kQueueDelete, "queue.delete", kToBroker, false)
+  std::string queue;
+  bool if_unused = false;
+  bool if_empty = false;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("queue", s.queue); f("if_unused", s.if_unused); f("if_empty", s.if_empty);
+  }
+};
+struct QueueDeleteOk {
+  WARREN_METHOD(QueueDeleteOk, kQueueDeleteOk, "queue.delete_ok", kToClient, false)
+  std::uint32_t message_count = 0;
+  template <class S, class F> static void fields(S& s, F&& f) { f("message_count", s.message_count); }
+};
+struct QueuePurge {
+  WARREN_METHOD(QueuePurge, kQueuePurge, "queue.purge", kToBroker, false)
+  std::string queue;
+  template <class S, class F> static void fields(S& s, F&& f) { f("queue", s.queue); }
+};
+struct QueuePurgeOk {
+  WARREN_METHOD(QueuePurgeOk, kQueuePurgeOk, "queue.purge_ok", kToClient, false)
+  std::uint32_t message_count = 0;
+  template <class S, class F> static void fields(S& s, F&& f) { f("message_count", s.message_count); }
+};
+struct BasicQos {
+  WARREN_METHOD(BasicQos, kBasicQos, "basic.qos", kToBroker, false)
+  std::uint16_t prefetch_count = 0;
+  bool global = false;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("prefetch_count", s.prefetch_count); f("global", s.global);
+  }
+};
+struct BasicQosOk {
+  WARREN_METHOD(BasicQosOk, kBasicQosOk, "basic.qos_ok", kToClient, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct BasicConsume {
+  WARREN_METHOD(BasicConsume, kBasicConsume, "basic.consume", kToBroker, false)
+  std::string queue;
+  std::string consumer_tag;
+  bool no_ack = false;
+  bool exclusive = false;
+  FieldTable arguments;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("queue", s.queue); f("consumer_tag", s.consumer_tag); f("no_ack", s.no_ack);
+    f("exclusive", s.exclusive); f("arguments", s.arguments);
+  }
+};
+struct BasicConsumeOk {
+  WARREN_METHOD(BasicConsumeOk, kBasicConsumeOk, "basic.consume_ok", kToClient, false)
+  std::string consumer_tag;
+  template <class S, class F> static void fields(S& s, F&& f) { f("consumer_tag", s.consumer_tag); }
+};
+struct BasicCancel {
+  WARREN_METHOD(BasicCancel, kBasicCancel, "basic.cancel", kBoth, false)
+  std::string consumer_tag;
+  template <class S, class F> static void fields(S& s, F&& f) { f("consumer_tag", s.consumer_tag); }
+};
+struct BasicCancelOk {
+  WARREN_METHOD(BasicCancelOk, kBasicCancelOk, "basic.cancel_ok", kToClient, false)
+  std::string consumer_tag;
+  template <class S, class F> static void fields(S& s, F&& f) { f("consumer_tag", s.consumer_tag); }
+};
+struct BasicPublish {
+  WARREN_METHOD(BasicPublish, kBasicPublish, "basic.publish", kToBroker, true)
+  std::string exchange;
+  std::string routing_key;
+  bool mandatory = false;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("exchange", s.exchange); f("routing_key", s.routing_key); f("mandatory", s.mandatory);
+  }
+};
+struct BasicDeliver {
+  WARREN_METHOD(BasicDeliver, kBasicDeliver, "basic.deliver", kToClient, true)
+  std::string consumer_tag;
+  std::uint64_t delivery_tag = 0;
+  bool redelivered = false;
+  std::string exchange;
+  std::string routing_key;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("consumer_tag", s.consumer_tag); f("delivery_tag", s.delivery_tag);
+    f("redelivered", s.redelivered); f("exchange", s.exchange); f("routing_key", s.routing_key);
+  }
+};
+struct BasicGet {
+  WARREN_METHOD(BasicGet, kBasicGet, "basic.get", kToBroker, false)
+  std::string queue;
+  bool no_ack = false;
+  template <class S, class F> static void fields(S& s, F&& f) { f("queue", s.queue); f("no_ack", s.no_ack); }
+};
+struct BasicGetOk {
+  WARREN_METHOD(BasicGetOk, kBasicGetOk, "basic.get_ok", kToClient, true)
+  std::uint64_t delivery_tag = 0;
+  bool redelivered = false;
+  std::string exchange;
+  std::string routing_key;
+  std::uint32_t message_count = 0;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("delivery_tag", s.delivery_tag); f("redelivered", s.redelivered); f("exchange", s.exchange);
+    f("routing_key", s.routing_key); f("message_count", s.message_count);
+  }
+};
+struct BasicGetEmpty {
+  WARREN_METHOD(BasicGetEmpty, kBasicGetEmpty, "basic.get_empty", kToClient, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct BasicAck {
+  WARREN_METHOD(BasicAck, kBasicAck, "basic.ack", kToBroker, false)
+  std::uint64_t delivery_tag = 0;
+  bool multiple = false;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("delivery_tag", s.delivery_tag); f("multiple", s.multiple);
+  }
+};
+struct BasicReject {
+  WARREN_METHOD(BasicReject, kBasicReject, "basic.reject", kToBroker, false)
+  std::uint64_t delivery_tag = 0;
+  bool requeue = true;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("delivery_tag", s.delivery_tag); f("requeue", s.requeue);
+  }
+};
+struct BasicNack {
+  WARREN_METHOD(BasicNack, kBasicNack, "basic.nack", kToBroker, false)
+  std::uint64_t delivery_tag = 0;
+  bool multiple = false;
+  bool requeue = true;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("delivery_tag", s.delivery_tag); f("multiple", s.multiple); f("requeue", s.requeue);
+  }
+};
+struct BasicRecover {
+  WARREN_METHOD(BasicRecover, kBasicRecover, "basic.recover", kToBroker, false)
+  bool requeue = true;
+  template <class S, class F> static void fields(S& s, F&& f) { f("requeue", s.requeue); }
+};
+struct BasicRecoverOk {
+  WARREN_METHOD(BasicRecoverOk, kBasicRecoverOk, "basic.recover_ok", kToClient, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+#undef WARREN_METHOD
+
+using Method = std::variant<
+    ConnectionOpen, ConnectionOpenOk, ConnectionClose, ConnectionCloseOk, Heartbeat,
+    ChannelOpen, ChannelOpenOk, ChannelClose, ChannelCloseOk,
+    QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk, QueuePurge, QueuePurgeOk,
+    BasicQos, BasicQosOk, BasicConsume, BasicConsumeOk, BasicCancel, BasicCancelOk,
+    BasicPublish, BasicDeliver, BasicGet, BasicGetOk, BasicGetEmpty, BasicAck, BasicReject,
+    BasicNack, BasicRecover, BasicRecoverOk>;
+
+Opcode opcode_of(const Method& m);
+std::string_view name_of(Opcode op);  // "queue.declare"; "unknown" if not a method
+bool has_content(Opcode op);
+
+// A decoded header frame. `properties` is the raw msgpack map of a content
+// method (empty otherwise) and points into the decoded frame's bytes.
+struct Command {
+  std::uint16_t channel = 0;
+  Method method;
+  std::string_view properties;
+};
+
+// Decodes a header frame. Throws ProtocolError: 540 NOT_IMPLEMENTED for an
+// unknown version or opcode, 501 FRAME_ERROR for anything else malformed
+// (including malformed properties).
+Command decode(std::string_view frame);
+
+// Encodes a header frame. REQUIRES: raw_properties is empty or a msgpack map
+// produced by encode_properties (or received and validated by decode);
+// content methods get an empty map when raw_properties is empty.
+std::string encode(std::uint16_t channel, const Method& method, std::string_view raw_properties = {});
+// Same, appending to `out` (lets hot paths reuse a buffer).
+void encode_to(std::string& out, std::uint16_t channel, const Method& method,
+               std::string_view raw_properties = {});
+
+std::string encode_properties(const Properties& properties);
+// Throws ProtocolError(501) when `raw` is not a valid properties map.
+Properties decode_properties(std::string_view raw);
+
+}  // namespace warren::protocol

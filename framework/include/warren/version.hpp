@@ -1,0 +1,5 @@
+#pragma once
+
+namespace warren {
+inline constexpr const char* kVersionString = "0.1.0";
+}

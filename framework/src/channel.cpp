@@ -1,0 +1,120 @@
+#include "warren/channel.hpp"
+
+#include <utility>
+
+#include "connection_core.hpp"
+
+namespace warren {
+
+using protocol::Opcode;
+
+Channel::Channel(std::shared_ptr<detail::ConnectionCore> core, std::uint16_t number)
+    : core_(std::move(core)), number_(number) {}
+
+Channel::Channel(Channel&& other) noexcept
+    : core_(std::move(other.core_)), number_(std::exchange(other.number_, 0)) {}
+
+Channel& Channel::operator=(Channel&& other) noexcept {
+  if (this != &other) {
+    if (core_) core_->release_channel(number_);
+    core_ = std::move(other.core_);
+    number_ = std::exchange(other.number_, 0);
+  }
+  return *this;
+}
+
+Channel::~Channel() {
+  if (core_) core_->release_channel(number_);
+}
+
+bool Channel::is_open() const { return core_ && core_->channel_open(number_); }
+
+void Channel::close() {
+  if (core_) core_->close_channel(number_);
+}
+
+QueueDeclareResult Channel::queue_declare(std::string_view queue, const QueueDeclareOptions& o) {
+  auto reply = core_->call(number_,
+                           protocol::QueueDeclare{std::string(queue), o.passive, o.durable, o.exclusive,
+                                                  o.auto_delete, o.arguments},
+                           Opcode::kQueueDeclareOk);
+  auto& ok = std::get<protocol::QueueDeclareOk>(reply.method);
+  return {std::move(ok.queue), ok.message_count, ok.consumer_count};
+}
+
+std::uint32_t Channel::queue_delete(std::string_view queue, const QueueDeleteOptions& o) {
+  auto reply = core_->call(number_, protocol::QueueDelete{std::string(queue), o.if_unused, o.if_empty},
+                           Opcode::kQueueDeleteOk);
+  return std::get<protocol::QueueDeleteOk>(reply.method).message_count;
+}
+
+std::uint32_t Channel::queue_purge(std::string_view queue) {
+  auto reply = core_->call(number_, protocol::QueuePurge{std::string(queue)}, Opcode::kQueuePurgeOk);
+  return std::get<protocol::QueuePurgeOk>(reply.method).message_count;
+}
+
+void Channel::basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
+                            const Properties& properties, const PublishOptions& options) {
+  // Most messages carry no properties: skip encoding an empty map.
+  static const Properties kNone;
+  std::string raw = properties == kNone ? std::string() : protocol::encode_properties(properties);
+  core_->send_async(number_,
+                    protocol::BasicPublish{std::string(exchange), std::string(routing_key), options.mandatory},
+                    raw, &body);
+}
+
+std::string Channel::basic_consume(std::string_view queue, ConsumerCallback callback,
+                                   const ConsumeOptions& o) {
+  auto reply = core_->call(number_,
+                           protocol::BasicConsume{std::string(queue), o.consumer_tag, o.auto_ack, o.exclusive,
+                                                  o.arguments},
+                           Opcode::kBasicConsumeOk);
+  auto tag = std::get<protocol::BasicConsumeOk>(reply.method).consumer_tag;
+  // Deliveries that arrive before this point wait in the connection's pending
+  // queue and are dispatched only from process_events, so none is missed.
+  core_->add_consumer(number_, tag, std::move(callback));
+  return tag;
+}
+
+void Channel::basic_cancel(std::string_view consumer_tag) {
+  core_->call(number_, protocol::BasicCancel{std::string(consumer_tag)}, Opcode::kBasicCancelOk);
+  core_->remove_consumer(number_, consumer_tag);
+}
+
+std::optional<Message> Channel::basic_get(std::string_view queue, bool auto_ack) {
+  auto reply = core_->call(number_, protocol::BasicGet{std::string(queue), auto_ack}, Opcode::kBasicGetOk,
+                           Opcode::kBasicGetEmpty);
+  auto* ok = std::get_if<protocol::BasicGetOk>(&reply.method);
+  if (!ok) return std::nullopt;
+  Message m;
+  m.exchange = std::move(ok->exchange);
+  m.routing_key = std::move(ok->routing_key);
+  m.properties = protocol::decode_properties(reply.properties);
+  m.body.assign(static_cast<const char*>(reply.body.data()), reply.body.size());
+  m.delivery_tag = ok->delivery_tag;
+  m.redelivered = ok->redelivered;
+  m.message_count = ok->message_count;
+  return m;
+}
+
+void Channel::basic_qos(std::uint16_t prefetch_count, bool global) {
+  core_->call(number_, protocol::BasicQos{prefetch_count, global}, Opcode::kBasicQosOk);
+}
+
+void Channel::basic_ack(std::uint64_t delivery_tag, bool multiple) {
+  core_->send_async(number_, protocol::BasicAck{delivery_tag, multiple});
+}
+
+void Channel::basic_nack(std::uint64_t delivery_tag, bool multiple, bool requeue) {
+  core_->send_async(number_, protocol::BasicNack{delivery_tag, multiple, requeue});
+}
+
+void Channel::basic_reject(std::uint64_t delivery_tag, bool requeue) {
+  core_->send_async(number_, protocol::BasicReject{delivery_tag, requeue});
+}
+
+void Channel::basic_recover(bool requeue) {
+  core_->call(number_, protocol::BasicRecover{requeue}, Opcode::kBasicRecoverOk);
+}
+
+}  // namespace warren

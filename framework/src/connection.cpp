@@ -1,0 +1,514 @@
+#include "warren/connection.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "connection_core.hpp"
+#include "warren/context.hpp"
+#include "warren/version.hpp"
+
+namespace warren {
+namespace detail {
+
+namespace {
+
+template <class T>
+const T* as(const protocol::Method& m) { return std::get_if<T>(&m); }
+
+ConnectionError closed_error(const CloseReason& r) { return ConnectionError(r.code, r.text); }
+
+}  // namespace
+
+ConnectionCore::ConnectionCore(const std::string& endpoint, ConnectionOptions options)
+    : options_(std::move(options)),
+      socket_(options_.context ? *options_.context : default_context(), zmq::socket_type::dealer) {
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::sndhwm, 100000);
+  socket_.set(zmq::sockopt::rcvhwm, 100000);
+  wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wakeup_fd_ < 0) throw ConnectionError(ReplyCode::kInternalError, "eventfd failed");
+  try {
+    socket_.connect(endpoint);
+    handshake(endpoint);
+  } catch (const zmq::error_t& e) {
+    ::close(wakeup_fd_);
+    throw ConnectionError(ReplyCode::kConnectionForced, "cannot connect to " + endpoint + ": " + e.what());
+  } catch (...) {
+    ::close(wakeup_fd_);
+    throw;
+  }
+  if (heartbeat_.count() > 0)
+    heartbeat_thread_ = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
+}
+
+ConnectionCore::~ConnectionCore() {
+  close();
+  ::close(wakeup_fd_);
+}
+
+void ConnectionCore::handshake(const std::string& endpoint) {
+  Lock lk(mu_);
+  protocol::ConnectionOpen open;
+  open.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
+  open.max_message_size = options_.max_message_size;
+  open.max_channels = options_.max_channels;
+  open.client_properties = options_.client_properties;
+  open.client_properties.emplace("product", "warren");
+  open.client_properties.emplace("version", kVersionString);
+  last_recv_ = Clock::now();
+  send_locked(0, open);
+  std::optional<protocol::ConnectionOpenOk> ok;
+  auto& slot = channels_[0];
+  wait_locked(Clock::now() + options_.connect_timeout,
+              [&] { return slot.reply.has_value() || closed_.has_value(); });
+  if (slot.reply) {
+    if (auto* m = as<protocol::ConnectionOpenOk>(slot.reply->method)) ok = *m;
+  }
+  channels_.erase(0);
+  if (closed_) throw closed_error(*closed_);
+  if (!ok) {
+    fail_locked(ReplyCode::kConnectionForced,
+                "no answer to connection.open from " + endpoint + " within " +
+                    std::to_string(options_.connect_timeout.count()) + " ms",
+                false);
+    throw closed_error(*closed_);
+  }
+  heartbeat_ = std::chrono::milliseconds(ok->heartbeat_ms);
+  max_message_size_ = ok->max_message_size;
+  max_channels_ = ok->max_channels;
+  server_properties_ = ok->server_properties;
+}
+
+void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& method,
+                                 std::string_view properties, const std::string_view* body) {
+  encode_buffer_.clear();
+  protocol::encode_to(encode_buffer_, ch, method, properties);
+  zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
+  zmq::message_t content;
+  if (body) content.rebuild(body->data(), body->size());
+  auto more = body ? zmq::send_flags::sndmore : zmq::send_flags::none;
+  try {
+    // Non-blocking first; when the pipe to the broker is full, keep reading
+    // (the broker never blocks on us, but its heartbeats must be seen).
+    while (!socket_.send(header, more | zmq::send_flags::dontwait)) {
+      zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN | ZMQ_POLLOUT, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+      if (items[0].revents & ZMQ_POLLIN) read_available_locked();
+      if (heartbeat_.count() > 0 && Clock::now() - last_recv_ > 3 * heartbeat_)
+        fail_locked(ReplyCode::kConnectionForced, "broker missed 3 heartbeats", false);
+      if (closed_) throw closed_error(*closed_);
+    }
+    if (body) socket_.send(content, zmq::send_flags::none);
+  } catch (const zmq::error_t& e) {
+    fail_locked(ReplyCode::kConnectionForced, std::string("socket error: ") + e.what(), false);
+    throw closed_error(*closed_);
+  }
+  last_send_ = Clock::now();
+}
+
+void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function<bool()>& done) {
+  while (!done()) {
+    auto now = Clock::now();
+    bool beating = heartbeat_.count() > 0 && !closed_;
+    if (beating) {
+      if (now - last_recv_ > 3 * heartbeat_) {
+        fail_locked(ReplyCode::kConnectionForced,
+                    "broker missed 3 heartbeats (" + std::to_string(heartbeat_.count()) + " ms)", false);
+        return;
+      }
+      if (now - last_send_ >= heartbeat_) send_locked(0, protocol::Heartbeat{});
+    }
+    if (now >= deadline) return;
+    auto until = deadline;
+    if (beating) until = std::min({until, last_send_ + heartbeat_, last_recv_ + 3 * heartbeat_});
+    auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, Clock::duration::zero()));
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_fd_, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, wait);
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) continue;
+      fail_locked(ReplyCode::kConnectionForced, std::string("poll failed: ") + e.what(), false);
+      return;
+    }
+    if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
+    if (items[0].revents & ZMQ_POLLIN) read_available_locked();
+  }
+}
+
+void ConnectionCore::read_available_locked() {
+  while (!close_ok_received_) {
+    zmq::message_t header;
+    if (!socket_.recv(header, zmq::recv_flags::dontwait)) return;
+    last_recv_ = Clock::now();
+    zmq::message_t body;
+    std::size_t frames = 1;
+    for (bool more = header.more(); more; ++frames) {
+      zmq::message_t part;
+      (void)socket_.recv(part, zmq::recv_flags::none);
+      more = part.more();
+      if (frames == 1) body = std::move(part);
+    }
+    if (frames > 2) {
+      fail_locked(ReplyCode::kFrameError, "command with more than two frames", true);
+      return;
+    }
+    handle_locked(header, frames == 2 ? &body : nullptr);
+  }
+}
+
+void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body) {
+  protocol::Command cmd;
+  try {
+    cmd = protocol::decode(header.to_string_view());
+  } catch (const ProtocolError& e) {
+    fail_locked(e.code(), std::string("from broker: ") + e.text(), true);
+    return;
+  }
+  auto op = protocol::opcode_of(cmd.method);
+  if (protocol::has_content(op) != (body != nullptr)) {
+    fail_locked(ReplyCode::kFrameError, "wrong number of frames for " + std::string(protocol::name_of(op)), true);
+    return;
+  }
+  if (closed_) {  // closing: only close_ok matters
+    if (op == protocol::Opcode::kConnectionCloseOk || op == protocol::Opcode::kConnectionClose)
+      close_ok_received_ = true;
+    return;
+  }
+  switch (op) {
+    case protocol::Opcode::kHeartbeat: return;
+    case protocol::Opcode::kConnectionClose: {
+      auto& m = std::get<protocol::ConnectionClose>(cmd.method);
+      try { send_locked(0, protocol::ConnectionCloseOk{}); } catch (...) {}
+      close_ok_received_ = true;
+      fail_locked(static_cast<ReplyCode>(m.reply_code), m.reply_text, false);
+      return;
+    }
+    case protocol::Opcode::kChannelClose: {
+      auto& m = std::get<protocol::ChannelClose>(cmd.method);
+      auto it = channels_.find(cmd.channel);
+      try {
+        send_locked(cmd.channel, protocol::ChannelCloseOk{});
+      } catch (const Error&) {
+        return;  // the connection failed while answering
+      }
+      if (it == channels_.end()) return;
+      it->second.open = false;
+      it->second.closed = CloseReason{static_cast<ReplyCode>(m.reply_code), m.reply_text};
+      it->second.consumers.clear();
+      return;
+    }
+    case protocol::Opcode::kBasicDeliver:
+    case protocol::Opcode::kBasicCancel:
+      pending_.push_back(Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
+                                  body ? std::move(*body) : zmq::message_t()});
+      return;
+    default: {
+      auto it = channels_.find(cmd.channel);
+      if (it == channels_.end()) return;  // a reply for a channel we gave up on
+      it->second.reply = Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
+                                  body ? std::move(*body) : zmq::message_t()};
+    }
+  }
+}
+
+void ConnectionCore::fail_locked(ReplyCode code, std::string text, bool tell_broker) {
+  if (closed_) return;
+  if (tell_broker) {
+    try {
+      send_locked(0, protocol::ConnectionClose{static_cast<std::uint16_t>(code), text});
+    } catch (...) {
+    }
+  }
+  closed_ = CloseReason{code, std::move(text)};
+  for (auto& [n, st] : channels_) {
+    st.open = false;
+    if (!st.closed) st.closed = closed_;
+    st.consumers.clear();
+  }
+  pending_.clear();
+}
+
+void ConnectionCore::check_open_locked() {
+  if (closed_) throw closed_error(*closed_);
+}
+
+ChannelState& ConnectionCore::usable_channel_locked(std::uint16_t ch) {
+  check_open_locked();
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) throw ChannelError(ReplyCode::kChannelError, "channel is closed");
+  if (it->second.closed) throw ChannelError(it->second.closed->code, it->second.closed->text);
+  return it->second;
+}
+
+Incoming ConnectionCore::call(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
+                              std::optional<protocol::Opcode> alternative) {
+  Lock lk(mu_);
+  auto& st = usable_channel_locked(ch);
+  st.reply.reset();
+  send_locked(ch, request);
+  wait_locked(Clock::now() + options_.rpc_timeout,
+              [&] { return st.reply.has_value() || st.closed.has_value() || closed_.has_value(); });
+  if (st.reply) {
+    Incoming reply = std::move(*st.reply);
+    st.reply.reset();
+    auto op = protocol::opcode_of(reply.method);
+    if (op == expected || (alternative && op == *alternative)) return reply;
+    fail_locked(ReplyCode::kUnexpectedFrame,
+                "expected " + std::string(protocol::name_of(expected)) + ", broker sent " +
+                    std::string(protocol::name_of(op)),
+                true);
+  }
+  check_open_locked();
+  if (st.closed) throw ChannelError(st.closed->code, st.closed->text);
+  throw TimeoutError(std::string(protocol::name_of(protocol::opcode_of(request))) + ": no reply within " +
+                     std::to_string(options_.rpc_timeout.count()) + " ms");
+}
+
+void ConnectionCore::send_async(std::uint16_t ch, const protocol::Method& method, std::string_view properties,
+                                const std::string_view* body) {
+  Lock lk(mu_);
+  usable_channel_locked(ch);
+  if (body && max_message_size_ && body->size() > max_message_size_)
+    throw ChannelError(ReplyCode::kPreconditionFailed,
+                       "message size " + std::to_string(body->size()) + " is larger than max size " +
+                           std::to_string(max_message_size_));
+  send_locked(ch, method, properties, body);
+}
+
+std::uint16_t ConnectionCore::open_channel() {
+  std::uint16_t number = 0;
+  {
+    Lock lk(mu_);
+    check_open_locked();
+    std::uint16_t limit = max_channels_ ? max_channels_ : 65535;
+    for (std::uint32_t n = 1; n <= limit; ++n) {
+      if (!channels_.contains(static_cast<std::uint16_t>(n))) {
+        number = static_cast<std::uint16_t>(n);
+        break;
+      }
+    }
+    if (number == 0)
+      throw ConnectionError(ReplyCode::kResourceError, "all " + std::to_string(limit) + " channels in use");
+    channels_[number];
+  }
+  try {
+    call(number, protocol::ChannelOpen{}, protocol::Opcode::kChannelOpenOk);
+  } catch (...) {
+    Lock lk(mu_);
+    channels_.erase(number);
+    throw;
+  }
+  Lock lk(mu_);
+  channels_[number].open = true;
+  return number;
+}
+
+void ConnectionCore::close_channel(std::uint16_t ch) {
+  {
+    Lock lk(mu_);
+    auto it = channels_.find(ch);
+    if (closed_ || it == channels_.end() || it->second.closed) return;
+  }
+  try {
+    call(ch, protocol::ChannelClose{200, "Normal shutdown"}, protocol::Opcode::kChannelCloseOk);
+  } catch (const ChannelError&) {
+    // the broker closed it first; closed either way
+  }
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it != channels_.end()) {
+    it->second.open = false;
+    if (!it->second.closed) it->second.closed = CloseReason{ReplyCode::kChannelError, "channel closed by the application"};
+    it->second.consumers.clear();
+  }
+}
+
+void ConnectionCore::release_channel(std::uint16_t ch) noexcept {
+  try {
+    close_channel(ch);
+  } catch (...) {
+  }
+  Lock lk(mu_);
+  channels_.erase(ch);
+}
+
+bool ConnectionCore::channel_open(std::uint16_t ch) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  return !closed_ && it != channels_.end() && !it->second.closed;
+}
+
+void ConnectionCore::add_consumer(std::uint16_t ch, const std::string& tag, ConsumerCallback callback) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it != channels_.end()) it->second.consumers[tag] = std::make_shared<ConsumerCallback>(std::move(callback));
+}
+
+void ConnectionCore::remove_consumer(std::uint16_t ch, std::string_view tag) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  auto c = it->second.consumers.find(tag);
+  if (c != it->second.consumers.end()) it->second.consumers.erase(c);
+}
+
+std::size_t ConnectionCore::dispatch_pending() {
+  std::size_t n = 0;
+  for (;;) {
+    Incoming in;
+    std::shared_ptr<ConsumerCallback> callback;
+    {
+      Lock lk(mu_);
+      if (pending_.empty()) return n;
+      in = std::move(pending_.front());
+      pending_.pop_front();
+      auto ch = channels_.find(in.channel);
+      if (ch == channels_.end() || ch->second.closed) continue;
+      if (auto* cancel = as<protocol::BasicCancel>(in.method)) {
+        auto c = ch->second.consumers.find(cancel->consumer_tag);
+        if (c != ch->second.consumers.end()) ch->second.consumers.erase(c);
+        continue;
+      }
+      auto& d = std::get<protocol::BasicDeliver>(in.method);
+      auto c = ch->second.consumers.find(d.consumer_tag);
+      if (c == ch->second.consumers.end()) continue;
+      callback = c->second;
+    }
+    auto& d = std::get<protocol::BasicDeliver>(in.method);
+    Message msg;
+    msg.exchange = std::move(d.exchange);
+    msg.routing_key = std::move(d.routing_key);
+    msg.properties = protocol::decode_properties(in.properties);
+    msg.body.assign(static_cast<const char*>(in.body.data()), in.body.size());
+    msg.delivery_tag = d.delivery_tag;
+    msg.redelivered = d.redelivered;
+    msg.consumer_tag = std::move(d.consumer_tag);
+    (*callback)(msg);
+    ++n;
+  }
+}
+
+bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::size_t* dispatched) {
+  std::size_t total = 0;
+  for (;;) {
+    total += dispatch_pending();
+    if (stop_requested_.exchange(false)) {
+      if (dispatched) *dispatched = total;
+      return true;
+    }
+    if ((once && total > 0) || Clock::now() >= deadline) break;
+    Lock lk(mu_);
+    check_open_locked();
+    wait_locked(deadline, [&] { return !pending_.empty() || stop_requested_.load() || closed_.has_value(); });
+    check_open_locked();
+  }
+  if (dispatched) *dispatched = total;
+  return false;
+}
+
+void ConnectionCore::request_stop() noexcept {
+  stop_requested_.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+void ConnectionCore::drain_wakeup() noexcept {
+  std::uint64_t value;
+  [[maybe_unused]] auto r = ::read(wakeup_fd_, &value, sizeof value);
+}
+
+void ConnectionCore::close() noexcept {
+  {
+    Lock lk(mu_);
+    if (!closed_) {
+      try {
+        send_locked(0, protocol::ConnectionClose{200, "Normal shutdown"});
+        closed_ = CloseReason{ReplyCode::kSuccess, "connection closed by the application"};
+        wait_locked(Clock::now() + options_.close_timeout, [&] { return close_ok_received_; });
+      } catch (...) {
+      }
+      if (!closed_) closed_ = CloseReason{ReplyCode::kSuccess, "connection closed by the application"};
+      for (auto& [n, st] : channels_) {
+        st.open = false;
+        if (!st.closed) st.closed = closed_;
+        st.consumers.clear();
+      }
+      pending_.clear();
+    }
+  }
+  if (heartbeat_thread_.joinable()) {
+    heartbeat_thread_.request_stop();
+    heartbeat_cv_.notify_all();
+    heartbeat_thread_.join();
+  }
+}
+
+bool ConnectionCore::is_open() {
+  Lock lk(mu_);
+  return !closed_;
+}
+
+void ConnectionCore::heartbeat_loop(std::stop_token stop) {
+  std::unique_lock<std::mutex> wait_lock(heartbeat_mu_);
+  while (!stop.stop_requested()) {
+    heartbeat_cv_.wait_for(wait_lock, stop, heartbeat_ / 4, [] { return false; });
+    if (stop.stop_requested()) return;
+    Lock lk(mu_, std::try_to_lock);
+    if (!lk.owns_lock() || closed_) continue;  // the owner is in the library: it heartbeats
+    if (Clock::now() - last_send_ < heartbeat_) continue;
+    try {
+      zmq::message_t header(protocol::encode(0, protocol::Heartbeat{}));
+      if (socket_.send(header, zmq::send_flags::dontwait)) last_send_ = Clock::now();
+    } catch (const zmq::error_t&) {
+    }
+  }
+}
+
+}  // namespace detail
+
+// ---- Connection -------------------------------------------------------------
+
+Connection::Connection(const std::string& endpoint, ConnectionOptions options)
+    : core_(std::make_shared<detail::ConnectionCore>(endpoint, std::move(options))) {}
+
+Connection::~Connection() {
+  if (core_) core_->close();
+}
+
+Connection::Connection(Connection&&) noexcept = default;
+Connection& Connection::operator=(Connection&& other) noexcept {
+  if (this != &other) {
+    if (core_) core_->close();
+    core_ = std::move(other.core_);
+  }
+  return *this;
+}
+
+Channel Connection::channel() { return Channel(core_, core_->open_channel()); }
+
+std::size_t Connection::process_events(std::chrono::milliseconds timeout) {
+  std::size_t n = 0;
+  core_->pump_events(detail::Clock::now() + timeout, true, &n);
+  return n;
+}
+
+void Connection::run() {
+  while (!core_->pump_events(detail::Clock::now() + std::chrono::hours(1), false, nullptr)) {
+  }
+}
+
+void Connection::run_for(std::chrono::milliseconds duration) {
+  core_->pump_events(detail::Clock::now() + duration, false, nullptr);
+}
+
+void Connection::stop() noexcept { core_->request_stop(); }
+void Connection::close() { core_->close(); }
+bool Connection::is_open() const { return core_->is_open(); }
+std::chrono::milliseconds Connection::heartbeat() const { return core_->heartbeat(); }
+std::uint64_t Connection::max_message_size() const { return core_->max_message_size(); }
+std::uint16_t Connection::max_channels() const { return core_->max_channels(); }
+const FieldTable& Connection::server_properties() const { return core_->server_properties(); }
+
+}  // namespace warren

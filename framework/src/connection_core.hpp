@@ -1,0 +1,130 @@
+// ConnectionCore: the state behind a Connection and its Channels. Internal.
+//
+// Locking: mu_ guards the socket and all state. The owning thread holds it
+// while inside the library and releases it around user callbacks; the
+// heartbeat thread only try-locks it, so it acts exactly when the owner is
+// outside the library (busy in user code).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+#include <zmq.hpp>
+
+#include "warren/channel.hpp"
+#include "warren/connection.hpp"
+#include "warren/protocol.hpp"
+
+namespace warren::detail {
+
+using Clock = std::chrono::steady_clock;
+
+// One received command with its properties and body, as it came off the wire.
+struct Incoming {
+  std::uint16_t channel = 0;
+  protocol::Method method;
+  std::string properties;
+  zmq::message_t body;
+};
+
+struct CloseReason {
+  ReplyCode code;
+  std::string text;
+};
+
+struct ChannelState {
+  bool open = false;
+  std::optional<CloseReason> closed;     // set once the channel is closed
+  std::optional<Incoming> reply;          // the reply to the outstanding sync method
+  std::map<std::string, std::shared_ptr<ConsumerCallback>, std::less<>> consumers;
+};
+
+class ConnectionCore {
+ public:
+  ConnectionCore(const std::string& endpoint, ConnectionOptions options);
+  ~ConnectionCore();
+  ConnectionCore(const ConnectionCore&) = delete;
+  ConnectionCore& operator=(const ConnectionCore&) = delete;
+
+  std::uint16_t open_channel();
+  // Closes the channel if open; then forgets it. Never throws.
+  void release_channel(std::uint16_t ch) noexcept;
+  void close_channel(std::uint16_t ch);
+  bool channel_open(std::uint16_t ch);
+
+  // Sends a synchronous method and waits for `expected` (or `alternative`).
+  Incoming call(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
+                std::optional<protocol::Opcode> alternative = std::nullopt);
+  // Sends a pipelined method; throws if the channel or connection is closed.
+  void send_async(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
+                  const std::string_view* body = nullptr);
+
+  void add_consumer(std::uint16_t ch, const std::string& tag, ConsumerCallback callback);
+  void remove_consumer(std::uint16_t ch, std::string_view tag);
+
+  // Runs until `deadline`, until stop() (returns true, consuming the request),
+  // or, when `once`, until at least one callback ran.
+  bool pump_events(Clock::time_point deadline, bool once, std::size_t* dispatched);
+  void request_stop() noexcept;
+
+  void close() noexcept;
+  bool is_open();
+
+  std::chrono::milliseconds heartbeat() const { return heartbeat_; }
+  std::uint64_t max_message_size() const { return max_message_size_; }
+  std::uint16_t max_channels() const { return max_channels_; }
+  const FieldTable& server_properties() const { return server_properties_; }
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+
+  void handshake(const std::string& endpoint);
+  void send_locked(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
+                   const std::string_view* body = nullptr);
+  // Polls and reads until done() or `deadline`; sends heartbeats as they fall
+  // due and declares the broker dead after 3 silent intervals.
+  void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
+  void read_available_locked();
+  void handle_locked(zmq::message_t& header, zmq::message_t* body);
+  void fail_locked(ReplyCode code, std::string text, bool tell_broker);
+  void check_open_locked();
+  ChannelState& usable_channel_locked(std::uint16_t ch);
+  std::size_t dispatch_pending();
+  void heartbeat_loop(std::stop_token stop);
+  void drain_wakeup() noexcept;
+
+  ConnectionOptions options_;
+  std::mutex mu_;
+  zmq::socket_t socket_;
+  int wakeup_fd_ = -1;
+  std::atomic<bool> stop_requested_{false};
+
+  std::chrono::milliseconds heartbeat_{0};
+  std::uint64_t max_message_size_ = 0;
+  std::uint16_t max_channels_ = 0;
+  FieldTable server_properties_;
+  Clock::time_point last_send_;
+  Clock::time_point last_recv_;
+
+  std::optional<CloseReason> closed_;
+  bool close_ok_received_ = false;
+  std::unordered_map<std::uint16_t, ChannelState> channels_;
+  std::deque<Incoming> pending_;  // deliveries and cancels awaiting dispatch
+  std::string encode_buffer_;
+
+  std::condition_variable_any heartbeat_cv_;
+  std::mutex heartbeat_mu_;
+  std::jthread heartbeat_thread_;
+};
+
+}  // namespace warren::detail
