@@ -113,6 +113,9 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
     auto now = Clock::now();
     bool beating = heartbeat_.count() > 0 && !closed_;
     if (beating) {
+      // Read what arrived while the owner was away before judging the broker.
+      if (now - last_recv_ > 3 * heartbeat_) read_available_locked();
+      if (closed_ || done()) return;
       if (now - last_recv_ > 3 * heartbeat_) {
         fail_locked(ReplyCode::kConnectionForced,
                     "broker missed 3 heartbeats (" + std::to_string(heartbeat_.count()) + " ms)", false);

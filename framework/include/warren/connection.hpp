@@ -42,7 +42,7 @@ struct ConnectionOptions {
   std::chrono::milliseconds close_timeout{1000};
   std::uint64_t max_message_size = 0;  // 0: accept the broker's limit
   std::uint16_t max_channels = 0;      // 0: accept the broker's limit
-  FieldTable client_properties;
+  FieldTable client_properties{};
   zmq::context_t* context = nullptr;   // nullptr: warren::default_context()
 };
 

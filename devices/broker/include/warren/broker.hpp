@@ -33,7 +33,7 @@ struct BrokerOptions {
   std::uint16_t max_channels = 2047;                   // per connection
   LogLevel log_level = LogLevel::kInfo;
   // Receives each formatted log line (no newline). Default: stderr.
-  std::function<void(std::string_view)> log_sink;
+  std::function<void(std::string_view)> log_sink{};
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
 };
 
