@@ -70,6 +70,25 @@ class Process {
       buffer_.append(chunk, static_cast<std::size_t>(n));
     }
   }
+  // Reads whatever stdout has ready, without waiting; returns the complete
+  // lines it got (also appended to output()).
+  std::vector<std::string> read_available() {
+    std::vector<std::string> lines;
+    for (;;) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 0) <= 0) break;
+      char chunk[4096];
+      auto n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) break;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+    for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n')) {
+      lines.push_back(buffer_.substr(0, nl));
+      output_ += lines.back() + "\n";
+      buffer_.erase(0, nl + 1);
+    }
+    return lines;
+  }
   // Everything read so far, line by line.
   const std::string& output() const { return output_; }
 
