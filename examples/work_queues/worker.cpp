@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--name")) name = argv[i + 1];
   }
   try {
-    warren::Connection connection(endpoint);
+    // A long-running consumer: ride through broker restarts by itself.
+    warren::Connection connection(endpoint, {.automatic_recovery = true});
     g_connection = &connection;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);

@@ -34,17 +34,22 @@ void Channel::close() {
 }
 
 QueueDeclareResult Channel::queue_declare(std::string_view queue, const QueueDeclareOptions& o) {
-  auto reply = core_->call(number_,
-                           protocol::QueueDeclare{std::string(queue), o.passive, o.durable, o.exclusive,
-                                                  o.auto_delete, o.arguments},
-                           Opcode::kQueueDeclareOk);
+  protocol::QueueDeclare declare{std::string(queue), o.passive, o.durable, o.exclusive, o.auto_delete,
+                                 o.arguments};
+  auto reply = core_->call(number_, declare, Opcode::kQueueDeclareOk);
   auto& ok = std::get<protocol::QueueDeclareOk>(reply.method);
+  if (!o.passive) {
+    // Remembered for automatic recovery, under the name the broker gave it.
+    declare.queue = ok.queue;
+    core_->record_queue(number_, std::move(declare));
+  }
   return {std::move(ok.queue), ok.message_count, ok.consumer_count};
 }
 
 std::uint32_t Channel::queue_delete(std::string_view queue, const QueueDeleteOptions& o) {
   auto reply = core_->call(number_, protocol::QueueDelete{std::string(queue), o.if_unused, o.if_empty},
                            Opcode::kQueueDeleteOk);
+  core_->forget_queue(queue);
   return std::get<protocol::QueueDeleteOk>(reply.method).message_count;
 }
 
@@ -65,15 +70,13 @@ void Channel::basic_publish(std::string_view exchange, std::string_view routing_
 
 std::string Channel::basic_consume(std::string_view queue, ConsumerCallback callback,
                                    const ConsumeOptions& o) {
-  auto reply = core_->call(number_,
-                           protocol::BasicConsume{std::string(queue), o.consumer_tag, o.auto_ack, o.exclusive,
-                                                  o.arguments},
-                           Opcode::kBasicConsumeOk);
-  auto tag = std::get<protocol::BasicConsumeOk>(reply.method).consumer_tag;
+  protocol::BasicConsume spec{std::string(queue), o.consumer_tag, o.auto_ack, o.exclusive, o.arguments};
+  auto reply = core_->call(number_, spec, Opcode::kBasicConsumeOk);
+  spec.consumer_tag = std::get<protocol::BasicConsumeOk>(reply.method).consumer_tag;
   // Deliveries that arrive before this point wait in the connection's pending
   // queue and are dispatched only from process_events, so none is missed.
-  core_->add_consumer(number_, tag, std::move(callback));
-  return tag;
+  core_->add_consumer(number_, spec, std::move(callback), o.on_cancel);
+  return spec.consumer_tag;
 }
 
 void Channel::basic_cancel(std::string_view consumer_tag) {
@@ -98,19 +101,21 @@ std::optional<Message> Channel::basic_get(std::string_view queue, bool auto_ack)
 }
 
 void Channel::basic_qos(std::uint16_t prefetch_count, bool global) {
-  core_->call(number_, protocol::BasicQos{prefetch_count, global}, Opcode::kBasicQosOk);
+  protocol::BasicQos qos{prefetch_count, global};
+  core_->call(number_, qos, Opcode::kBasicQosOk);
+  core_->record_qos(number_, qos);
 }
 
 void Channel::basic_ack(std::uint64_t delivery_tag, bool multiple) {
-  core_->send_async(number_, protocol::BasicAck{delivery_tag, multiple});
+  core_->settle(number_, protocol::BasicAck{delivery_tag, multiple});
 }
 
 void Channel::basic_nack(std::uint64_t delivery_tag, bool multiple, bool requeue) {
-  core_->send_async(number_, protocol::BasicNack{delivery_tag, multiple, requeue});
+  core_->settle(number_, protocol::BasicNack{delivery_tag, multiple, requeue});
 }
 
 void Channel::basic_reject(std::uint64_t delivery_tag, bool requeue) {
-  core_->send_async(number_, protocol::BasicReject{delivery_tag, requeue});
+  core_->settle(number_, protocol::BasicReject{delivery_tag, requeue});
 }
 
 void Channel::basic_recover(bool requeue) {

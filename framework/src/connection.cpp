@@ -17,28 +17,21 @@ namespace {
 template <class T>
 const T* as(const protocol::Method& m) { return std::get_if<T>(&m); }
 
-ConnectionError closed_error(const CloseReason& r) { return ConnectionError(r.code, r.text); }
-
 }  // namespace
 
 ConnectionCore::ConnectionCore(const std::string& endpoint, ConnectionOptions options)
-    : options_(std::move(options)),
-      socket_(options_.context ? *options_.context : default_context(), zmq::socket_type::dealer) {
-  socket_.set(zmq::sockopt::linger, 0);
-  socket_.set(zmq::sockopt::sndhwm, 100000);
-  socket_.set(zmq::sockopt::rcvhwm, 100000);
+    : endpoint_(endpoint), options_(std::move(options)) {
   wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeup_fd_ < 0) throw ConnectionError(ReplyCode::kInternalError, "eventfd failed");
   try {
-    socket_.connect(endpoint);
-    handshake(endpoint);
-  } catch (const zmq::error_t& e) {
-    ::close(wakeup_fd_);
-    throw ConnectionError(ReplyCode::kConnectionForced, "cannot connect to " + endpoint + ": " + e.what());
+    Lock lk(mu_);
+    connect_socket();
+    handshake_locked(Clock::now() + options_.connect_timeout);
   } catch (...) {
     ::close(wakeup_fd_);
     throw;
   }
+  backoff_ = options_.recovery_interval;
   if (heartbeat_.count() > 0)
     heartbeat_thread_ = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
 }
@@ -48,8 +41,24 @@ ConnectionCore::~ConnectionCore() {
   ::close(wakeup_fd_);
 }
 
-void ConnectionCore::handshake(const std::string& endpoint) {
-  Lock lk(mu_);
+void ConnectionCore::connect_socket() {
+  // A fresh socket each time: the broker knows a connection by the routing id
+  // ZeroMQ gives the socket, so a reconnect must not reuse the old one.
+  socket_ = zmq::socket_t(options_.context ? *options_.context : default_context(), zmq::socket_type::dealer);
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.set(zmq::sockopt::sndhwm, 100000);
+  socket_.set(zmq::sockopt::rcvhwm, 100000);
+  try {
+    socket_.connect(endpoint_);
+  } catch (const zmq::error_t& e) {
+    throw ConnectionError(ReplyCode::kConnectionForced, "cannot connect to " + endpoint_ + ": " + e.what());
+  }
+  closed_.reset();
+  lost_ = false;
+  close_ok_received_ = false;
+}
+
+void ConnectionCore::handshake_locked(Clock::time_point deadline) {
   protocol::ConnectionOpen open;
   open.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
   open.max_message_size = options_.max_message_size;
@@ -58,22 +67,22 @@ void ConnectionCore::handshake(const std::string& endpoint) {
   open.client_properties.emplace("product", "warren");
   open.client_properties.emplace("version", kVersionString);
   last_recv_ = Clock::now();
+  heartbeat_ = std::chrono::milliseconds(0);  // none until negotiated
   send_locked(0, open);
   std::optional<protocol::ConnectionOpenOk> ok;
   auto& slot = channels_[0];
-  wait_locked(Clock::now() + options_.connect_timeout,
-              [&] { return slot.reply.has_value() || closed_.has_value(); });
+  wait_locked(deadline, [&] { return slot.reply.has_value() || closed_.has_value(); });
   if (slot.reply) {
     if (auto* m = as<protocol::ConnectionOpenOk>(slot.reply->method)) ok = *m;
   }
   channels_.erase(0);
-  if (closed_) throw closed_error(*closed_);
+  throw_if_closed_locked();
   if (!ok) {
     fail_locked(ReplyCode::kConnectionForced,
-                "no answer to connection.open from " + endpoint + " within " +
+                "no answer to connection.open from " + endpoint_ + " within " +
                     std::to_string(options_.connect_timeout.count()) + " ms",
-                false);
-    throw closed_error(*closed_);
+                false, true);
+    throw_closed_locked();
   }
   heartbeat_ = std::chrono::milliseconds(ok->heartbeat_ms);
   max_message_size_ = ok->max_message_size;
@@ -97,13 +106,13 @@ void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& metho
       zmq::poll(items, 1, std::chrono::milliseconds(100));
       if (items[0].revents & ZMQ_POLLIN) read_available_locked();
       if (heartbeat_.count() > 0 && Clock::now() - last_recv_ > 3 * heartbeat_)
-        fail_locked(ReplyCode::kConnectionForced, "broker missed 3 heartbeats", false);
-      if (closed_) throw closed_error(*closed_);
+        fail_locked(ReplyCode::kConnectionForced, "broker missed 3 heartbeats", false, true);
+      throw_if_closed_locked();
     }
     if (body) socket_.send(content, zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
-    fail_locked(ReplyCode::kConnectionForced, std::string("socket error: ") + e.what(), false);
-    throw closed_error(*closed_);
+    fail_locked(ReplyCode::kConnectionForced, std::string("socket error: ") + e.what(), false, true);
+    throw_closed_locked();
   }
   last_send_ = Clock::now();
 }
@@ -118,7 +127,7 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
       if (closed_ || done()) return;
       if (now - last_recv_ > 3 * heartbeat_) {
         fail_locked(ReplyCode::kConnectionForced,
-                    "broker missed 3 heartbeats (" + std::to_string(heartbeat_.count()) + " ms)", false);
+                    "broker missed 3 heartbeats (" + std::to_string(heartbeat_.count()) + " ms)", false, true);
         return;
       }
       if (now - last_send_ >= heartbeat_) send_locked(0, protocol::Heartbeat{});
@@ -132,7 +141,7 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
       zmq::poll(items, 2, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
-      fail_locked(ReplyCode::kConnectionForced, std::string("poll failed: ") + e.what(), false);
+      fail_locked(ReplyCode::kConnectionForced, std::string("poll failed: ") + e.what(), false, true);
       return;
     }
     if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
@@ -179,66 +188,149 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
       close_ok_received_ = true;
     return;
   }
+  auto incoming = [&] {
+    return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
+                    body ? std::move(*body) : zmq::message_t()};
+  };
+  auto user_tag = [&](ChannelState& st, std::uint64_t& tag) {
+    tag += st.tag_offset;
+    st.max_tag = std::max(st.max_tag, tag);
+  };
   switch (op) {
     case protocol::Opcode::kHeartbeat: return;
     case protocol::Opcode::kConnectionClose: {
       auto& m = std::get<protocol::ConnectionClose>(cmd.method);
-      try { send_locked(0, protocol::ConnectionCloseOk{}); } catch (...) {}
+      try { send_locked(0, protocol::ConnectionCloseOk{}); } catch (const Error&) {}
       close_ok_received_ = true;
-      fail_locked(static_cast<ReplyCode>(m.reply_code), m.reply_text, false);
+      auto code = static_cast<ReplyCode>(m.reply_code);
+      // 320: the broker is shutting down; 505 on an open connection: a
+      // restarted broker that does not know us. Both are worth recovering.
+      bool lost = code == ReplyCode::kConnectionForced || code == ReplyCode::kUnexpectedFrame;
+      fail_locked(code, m.reply_text, false, lost);
       return;
     }
     case protocol::Opcode::kChannelClose: {
       auto& m = std::get<protocol::ChannelClose>(cmd.method);
-      auto it = channels_.find(cmd.channel);
       try {
         send_locked(cmd.channel, protocol::ChannelCloseOk{});
       } catch (const Error&) {
         return;  // the connection failed while answering
       }
+      auto it = channels_.find(cmd.channel);
       if (it == channels_.end()) return;
-      it->second.open = false;
       it->second.closed = CloseReason{static_cast<ReplyCode>(m.reply_code), m.reply_text};
       it->second.consumers.clear();
+      std::erase_if(queues_, [&](const RecordedQueue& q) { return q.channel == cmd.channel; });
       return;
     }
-    case protocol::Opcode::kBasicDeliver:
+    case protocol::Opcode::kBasicDeliver: {
+      auto it = channels_.find(cmd.channel);
+      if (it == channels_.end()) return;
+      user_tag(it->second, std::get<protocol::BasicDeliver>(cmd.method).delivery_tag);
+      pending_.push_back(incoming());
+      return;
+    }
     case protocol::Opcode::kBasicCancel:
-      pending_.push_back(Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
-                                  body ? std::move(*body) : zmq::message_t()});
+      pending_.push_back(incoming());
       return;
     default: {
       auto it = channels_.find(cmd.channel);
       if (it == channels_.end()) return;  // a reply for a channel we gave up on
-      it->second.reply = Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
-                                  body ? std::move(*body) : zmq::message_t()};
+      if (auto* ok = std::get_if<protocol::BasicGetOk>(&cmd.method)) user_tag(it->second, ok->delivery_tag);
+      it->second.reply = incoming();
     }
   }
 }
 
-void ConnectionCore::fail_locked(ReplyCode code, std::string text, bool tell_broker) {
+void ConnectionCore::fail_locked(ReplyCode code, std::string text, bool tell_broker, bool lost) {
   if (closed_) return;
   if (tell_broker) {
     try {
       send_locked(0, protocol::ConnectionClose{static_cast<std::uint16_t>(code), text});
-    } catch (...) {
+    } catch (const Error&) {
     }
   }
   closed_ = CloseReason{code, std::move(text)};
+  lost_ = lost;
+  if (recoverable_locked()) return;  // channels, consumers and pending deliveries carry over
   for (auto& [n, st] : channels_) {
-    st.open = false;
     if (!st.closed) st.closed = closed_;
     st.consumers.clear();
   }
   pending_.clear();
 }
 
-void ConnectionCore::check_open_locked() {
-  if (closed_) throw closed_error(*closed_);
+bool ConnectionCore::recoverable_locked() const {
+  return closed_ && lost_ && !closed_by_app_ && options_.automatic_recovery;
+}
+
+void ConnectionCore::throw_closed_locked() {
+  if (lost_) throw ConnectionLost(closed_->code, closed_->text);
+  throw ConnectionError(closed_->code, closed_->text);
+}
+
+void ConnectionCore::throw_if_closed_locked() {
+  if (closed_) throw_closed_locked();
+}
+
+void ConnectionCore::ensure_open_locked() {
+  if (!closed_) return;
+  if (recoverable_locked() && Clock::now() >= next_recovery_ &&
+      recover_once_locked(Clock::now() + options_.connect_timeout))
+    return;
+  throw_closed_locked();
+}
+
+bool ConnectionCore::recover_once_locked(Clock::time_point deadline) {
+  try {
+    connect_socket();
+    handshake_locked(deadline);
+    for (auto& [n, st] : channels_) {
+      if (st.closed) continue;
+      call_locked(n, protocol::ChannelOpen{}, protocol::Opcode::kChannelOpenOk);
+      if (st.qos) call_locked(n, *st.qos, protocol::Opcode::kBasicQosOk);
+      if (st.global_qos) call_locked(n, *st.global_qos, protocol::Opcode::kBasicQosOk);
+    }
+    for (auto& q : queues_) call_locked(q.channel, q.declare, protocol::Opcode::kQueueDeclareOk);
+    for (auto& [n, st] : channels_) {
+      if (st.closed) continue;
+      for (auto& [tag, c] : st.consumers) call_locked(n, c.spec, protocol::Opcode::kBasicConsumeOk);
+      st.tag_offset = st.max_tag;
+    }
+  } catch (const Error&) {
+    // Not back yet (or refused, e.g. our old exclusive queue still locked):
+    // close this attempt and try again after the backoff.
+    if (!closed_) fail_locked(ReplyCode::kConnectionForced, "recovery attempt failed", true, true);
+    lost_ = true;
+    next_recovery_ = Clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.max_recovery_interval);
+    return false;
+  }
+  backoff_ = options_.recovery_interval;
+  ++recoveries_;
+  return true;
+}
+
+void ConnectionCore::recover_until_locked(Clock::time_point deadline) {
+  while (closed_ && !stop_requested_.load()) {
+    auto now = Clock::now();
+    if (now >= deadline) return;
+    if (now >= next_recovery_) {
+      if (recover_once_locked(std::min(deadline, now + options_.connect_timeout))) return;
+      continue;
+    }
+    auto until = std::min(deadline, next_recovery_);
+    zmq::pollitem_t items[] = {{nullptr, wakeup_fd_, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 1, std::chrono::ceil<std::chrono::milliseconds>(until - now));
+    } catch (const zmq::error_t&) {
+    }
+    if (items[0].revents & ZMQ_POLLIN) drain_wakeup();
+  }
 }
 
 ChannelState& ConnectionCore::usable_channel_locked(std::uint16_t ch) {
-  check_open_locked();
+  ensure_open_locked();
   auto it = channels_.find(ch);
   if (it == channels_.end()) throw ChannelError(ReplyCode::kChannelError, "channel is closed");
   if (it->second.closed) throw ChannelError(it->second.closed->code, it->second.closed->text);
@@ -248,7 +340,13 @@ ChannelState& ConnectionCore::usable_channel_locked(std::uint16_t ch) {
 Incoming ConnectionCore::call(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
                               std::optional<protocol::Opcode> alternative) {
   Lock lk(mu_);
-  auto& st = usable_channel_locked(ch);
+  usable_channel_locked(ch);
+  return call_locked(ch, request, expected, alternative);
+}
+
+Incoming ConnectionCore::call_locked(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
+                                     std::optional<protocol::Opcode> alternative) {
+  auto& st = channels_.at(ch);
   st.reply.reset();
   send_locked(ch, request);
   wait_locked(Clock::now() + options_.rpc_timeout,
@@ -263,7 +361,7 @@ Incoming ConnectionCore::call(std::uint16_t ch, const protocol::Method& request,
                     std::string(protocol::name_of(op)),
                 true);
   }
-  check_open_locked();
+  throw_if_closed_locked();
   if (st.closed) throw ChannelError(st.closed->code, st.closed->text);
   throw TimeoutError(std::string(protocol::name_of(protocol::opcode_of(request))) + ": no reply within " +
                      std::to_string(options_.rpc_timeout.count()) + " ms");
@@ -280,49 +378,59 @@ void ConnectionCore::send_async(std::uint16_t ch, const protocol::Method& method
   send_locked(ch, method, properties, body);
 }
 
+void ConnectionCore::settle(std::uint16_t ch, protocol::Method method) {
+  Lock lk(mu_);
+  auto& st = usable_channel_locked(ch);
+  bool stale = false;
+  std::visit(
+      [&](auto& m) {
+        if constexpr (requires { m.delivery_tag; }) {
+          // Tags from before a recovery name messages the broker has requeued.
+          if (m.delivery_tag != 0 && m.delivery_tag <= st.tag_offset) stale = true;
+          else if (m.delivery_tag != 0) m.delivery_tag -= st.tag_offset;
+        }
+      },
+      method);
+  if (!stale) send_locked(ch, method);
+}
+
 std::uint16_t ConnectionCore::open_channel() {
+  Lock lk(mu_);
+  ensure_open_locked();
+  std::uint16_t limit = max_channels_ ? max_channels_ : 65535;
   std::uint16_t number = 0;
-  {
-    Lock lk(mu_);
-    check_open_locked();
-    std::uint16_t limit = max_channels_ ? max_channels_ : 65535;
-    for (std::uint32_t n = 1; n <= limit; ++n) {
-      if (!channels_.contains(static_cast<std::uint16_t>(n))) {
-        number = static_cast<std::uint16_t>(n);
-        break;
-      }
+  for (std::uint32_t n = 1; n <= limit; ++n) {
+    if (!channels_.contains(static_cast<std::uint16_t>(n))) {
+      number = static_cast<std::uint16_t>(n);
+      break;
     }
-    if (number == 0)
-      throw ConnectionError(ReplyCode::kResourceError, "all " + std::to_string(limit) + " channels in use");
-    channels_[number];
   }
+  if (number == 0)
+    throw ConnectionError(ReplyCode::kResourceError, "all " + std::to_string(limit) + " channels in use");
+  channels_[number];
   try {
-    call(number, protocol::ChannelOpen{}, protocol::Opcode::kChannelOpenOk);
+    call_locked(number, protocol::ChannelOpen{}, protocol::Opcode::kChannelOpenOk);
   } catch (...) {
-    Lock lk(mu_);
     channels_.erase(number);
     throw;
   }
-  Lock lk(mu_);
-  channels_[number].open = true;
   return number;
 }
 
 void ConnectionCore::close_channel(std::uint16_t ch) {
-  {
-    Lock lk(mu_);
-    auto it = channels_.find(ch);
-    if (closed_ || it == channels_.end() || it->second.closed) return;
-  }
-  try {
-    call(ch, protocol::ChannelClose{200, "Normal shutdown"}, protocol::Opcode::kChannelCloseOk);
-  } catch (const ChannelError&) {
-    // the broker closed it first; closed either way
-  }
   Lock lk(mu_);
   auto it = channels_.find(ch);
+  if (it == channels_.end() || it->second.closed) return;
+  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.channel == ch; });
+  if (!closed_) {
+    try {
+      call_locked(ch, protocol::ChannelClose{200, "Normal shutdown"}, protocol::Opcode::kChannelCloseOk);
+    } catch (const ChannelError&) {
+      // the broker closed it first; closed either way
+    }
+  }
+  it = channels_.find(ch);
   if (it != channels_.end()) {
-    it->second.open = false;
     if (!it->second.closed) it->second.closed = CloseReason{ReplyCode::kChannelError, "channel closed by the application"};
     it->second.consumers.clear();
   }
@@ -343,10 +451,15 @@ bool ConnectionCore::channel_open(std::uint16_t ch) {
   return !closed_ && it != channels_.end() && !it->second.closed;
 }
 
-void ConnectionCore::add_consumer(std::uint16_t ch, const std::string& tag, ConsumerCallback callback) {
+void ConnectionCore::add_consumer(std::uint16_t ch, protocol::BasicConsume spec, ConsumerCallback callback,
+                                  CancelCallback on_cancel) {
   Lock lk(mu_);
   auto it = channels_.find(ch);
-  if (it != channels_.end()) it->second.consumers[tag] = std::make_shared<ConsumerCallback>(std::move(callback));
+  if (it == channels_.end()) return;
+  auto tag = spec.consumer_tag;
+  it->second.consumers[tag] = ConsumerEntry{std::make_shared<ConsumerCallback>(std::move(callback)),
+                                            on_cancel ? std::make_shared<CancelCallback>(std::move(on_cancel)) : nullptr,
+                                            std::move(spec)};
 }
 
 void ConnectionCore::remove_consumer(std::uint16_t ch, std::string_view tag) {
@@ -357,11 +470,30 @@ void ConnectionCore::remove_consumer(std::uint16_t ch, std::string_view tag) {
   if (c != it->second.consumers.end()) it->second.consumers.erase(c);
 }
 
+void ConnectionCore::record_queue(std::uint16_t ch, protocol::QueueDeclare declare) {
+  Lock lk(mu_);
+  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.declare.queue == declare.queue; });
+  queues_.push_back(RecordedQueue{ch, std::move(declare)});
+}
+
+void ConnectionCore::forget_queue(std::string_view name) {
+  Lock lk(mu_);
+  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.declare.queue == name; });
+}
+
+void ConnectionCore::record_qos(std::uint16_t ch, const protocol::BasicQos& qos) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it == channels_.end()) return;
+  (qos.global ? it->second.global_qos : it->second.qos) = qos;
+}
+
 std::size_t ConnectionCore::dispatch_pending() {
   std::size_t n = 0;
   for (;;) {
     Incoming in;
     std::shared_ptr<ConsumerCallback> callback;
+    std::shared_ptr<CancelCallback> on_cancel;
     {
       Lock lk(mu_);
       if (pending_.empty()) return n;
@@ -371,13 +503,21 @@ std::size_t ConnectionCore::dispatch_pending() {
       if (ch == channels_.end() || ch->second.closed) continue;
       if (auto* cancel = as<protocol::BasicCancel>(in.method)) {
         auto c = ch->second.consumers.find(cancel->consumer_tag);
-        if (c != ch->second.consumers.end()) ch->second.consumers.erase(c);
-        continue;
+        if (c == ch->second.consumers.end()) continue;
+        on_cancel = c->second.on_cancel;
+        ch->second.consumers.erase(c);
+        if (!on_cancel) continue;
+      } else {
+        auto& d = std::get<protocol::BasicDeliver>(in.method);
+        auto c = ch->second.consumers.find(d.consumer_tag);
+        if (c == ch->second.consumers.end()) continue;
+        callback = c->second.callback;
       }
-      auto& d = std::get<protocol::BasicDeliver>(in.method);
-      auto c = ch->second.consumers.find(d.consumer_tag);
-      if (c == ch->second.consumers.end()) continue;
-      callback = c->second;
+    }
+    ++n;
+    if (on_cancel) {
+      (*on_cancel)(std::get<protocol::BasicCancel>(in.method).consumer_tag);
+      continue;
     }
     auto& d = std::get<protocol::BasicDeliver>(in.method);
     Message msg;
@@ -389,7 +529,6 @@ std::size_t ConnectionCore::dispatch_pending() {
     msg.redelivered = d.redelivered;
     msg.consumer_tag = std::move(d.consumer_tag);
     (*callback)(msg);
-    ++n;
   }
 }
 
@@ -403,9 +542,13 @@ bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::siz
     }
     if ((once && total > 0) || Clock::now() >= deadline) break;
     Lock lk(mu_);
-    check_open_locked();
+    if (closed_) {
+      if (!recoverable_locked()) throw_closed_locked();
+      recover_until_locked(deadline);
+      continue;
+    }
     wait_locked(deadline, [&] { return !pending_.empty() || stop_requested_.load() || closed_.has_value(); });
-    check_open_locked();
+    if (closed_ && !recoverable_locked()) throw_closed_locked();
   }
   if (dispatched) *dispatched = total;
   return false;
@@ -425,6 +568,7 @@ void ConnectionCore::drain_wakeup() noexcept {
 void ConnectionCore::close() noexcept {
   {
     Lock lk(mu_);
+    closed_by_app_ = true;
     if (!closed_) {
       try {
         send_locked(0, protocol::ConnectionClose{200, "Normal shutdown"});
@@ -433,19 +577,23 @@ void ConnectionCore::close() noexcept {
       } catch (...) {
       }
       if (!closed_) closed_ = CloseReason{ReplyCode::kSuccess, "connection closed by the application"};
-      for (auto& [n, st] : channels_) {
-        st.open = false;
-        if (!st.closed) st.closed = closed_;
-        st.consumers.clear();
-      }
-      pending_.clear();
     }
+    for (auto& [n, st] : channels_) {
+      if (!st.closed) st.closed = closed_;
+      st.consumers.clear();
+    }
+    pending_.clear();
   }
   if (heartbeat_thread_.joinable()) {
     heartbeat_thread_.request_stop();
     heartbeat_cv_.notify_all();
     heartbeat_thread_.join();
   }
+}
+
+std::uint64_t ConnectionCore::recovery_count() {
+  Lock lk(mu_);
+  return recoveries_;
 }
 
 bool ConnectionCore::is_open() {
@@ -509,6 +657,7 @@ void Connection::run_for(std::chrono::milliseconds duration) {
 void Connection::stop() noexcept { core_->request_stop(); }
 void Connection::close() { core_->close(); }
 bool Connection::is_open() const { return core_->is_open(); }
+std::uint64_t Connection::recovery_count() const { return core_->recovery_count(); }
 std::chrono::milliseconds Connection::heartbeat() const { return core_->heartbeat(); }
 std::uint64_t Connection::max_message_size() const { return core_->max_message_size(); }
 std::uint16_t Connection::max_channels() const { return core_->max_channels(); }

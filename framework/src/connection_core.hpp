@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include <zmq.hpp>
 
@@ -42,11 +43,27 @@ struct CloseReason {
   std::string text;
 };
 
+struct ConsumerEntry {
+  std::shared_ptr<ConsumerCallback> callback;
+  std::shared_ptr<CancelCallback> on_cancel;
+  protocol::BasicConsume spec;  // to re-consume after a recovery
+};
+
 struct ChannelState {
-  bool open = false;
   std::optional<CloseReason> closed;     // set once the channel is closed
   std::optional<Incoming> reply;          // the reply to the outstanding sync method
-  std::map<std::string, std::shared_ptr<ConsumerCallback>, std::less<>> consumers;
+  std::map<std::string, ConsumerEntry, std::less<>> consumers;
+  std::optional<protocol::BasicQos> qos, global_qos;  // re-applied after a recovery
+  // Delivery tags seen by the user are the broker's plus tag_offset, which
+  // grows at each recovery so tags never repeat on a channel.
+  std::uint64_t tag_offset = 0;
+  std::uint64_t max_tag = 0;
+};
+
+// A queue this connection declared, re-declared after a recovery.
+struct RecordedQueue {
+  std::uint16_t channel;
+  protocol::QueueDeclare declare;
 };
 
 class ConnectionCore {
@@ -68,9 +85,15 @@ class ConnectionCore {
   // Sends a pipelined method; throws if the channel or connection is closed.
   void send_async(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
                   const std::string_view* body = nullptr);
+  // basic.ack / nack / reject with a user-visible delivery tag.
+  void settle(std::uint16_t ch, protocol::Method method);
 
-  void add_consumer(std::uint16_t ch, const std::string& tag, ConsumerCallback callback);
+  void add_consumer(std::uint16_t ch, protocol::BasicConsume spec, ConsumerCallback callback,
+                    CancelCallback on_cancel);
   void remove_consumer(std::uint16_t ch, std::string_view tag);
+  void record_queue(std::uint16_t ch, protocol::QueueDeclare declare);
+  void forget_queue(std::string_view name);
+  void record_qos(std::uint16_t ch, const protocol::BasicQos& qos);
 
   // Runs until `deadline`, until stop() (returns true, consuming the request),
   // or, when `once`, until at least one callback ran.
@@ -79,6 +102,7 @@ class ConnectionCore {
 
   void close() noexcept;
   bool is_open();
+  std::uint64_t recovery_count();
 
   std::chrono::milliseconds heartbeat() const { return heartbeat_; }
   std::uint64_t max_message_size() const { return max_message_size_; }
@@ -88,21 +112,33 @@ class ConnectionCore {
  private:
   using Lock = std::unique_lock<std::mutex>;
 
-  void handshake(const std::string& endpoint);
+  void connect_socket();
+  void handshake_locked(Clock::time_point deadline);
+  Incoming call_locked(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
+                       std::optional<protocol::Opcode> alternative = std::nullopt);
   void send_locked(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
                    const std::string_view* body = nullptr);
   // Polls and reads until done() or `deadline`; sends heartbeats as they fall
-  // due and declares the broker dead after 3 silent intervals.
+  // due and declares the broker lost after 3 silent intervals.
   void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
   void read_available_locked();
   void handle_locked(zmq::message_t& header, zmq::message_t* body);
-  void fail_locked(ReplyCode code, std::string text, bool tell_broker);
-  void check_open_locked();
+  // Marks the connection closed. `lost`: the broker went away rather than
+  // refusing us, so automatic recovery may bring it back.
+  void fail_locked(ReplyCode code, std::string text, bool tell_broker, bool lost = false);
+  [[noreturn]] void throw_closed_locked();
+  void throw_if_closed_locked();
+  // Recovers if the connection is lost and recovery is due; throws if closed.
+  void ensure_open_locked();
+  bool recoverable_locked() const;
+  bool recover_once_locked(Clock::time_point deadline);
+  void recover_until_locked(Clock::time_point deadline);
   ChannelState& usable_channel_locked(std::uint16_t ch);
   std::size_t dispatch_pending();
   void heartbeat_loop(std::stop_token stop);
   void drain_wakeup() noexcept;
 
+  std::string endpoint_;
   ConnectionOptions options_;
   std::mutex mu_;
   zmq::socket_t socket_;
@@ -117,10 +153,17 @@ class ConnectionCore {
   Clock::time_point last_recv_;
 
   std::optional<CloseReason> closed_;
+  bool lost_ = false;
+  bool closed_by_app_ = false;
   bool close_ok_received_ = false;
   std::unordered_map<std::uint16_t, ChannelState> channels_;
+  std::vector<RecordedQueue> queues_;
   std::deque<Incoming> pending_;  // deliveries and cancels awaiting dispatch
   std::string encode_buffer_;
+
+  std::chrono::milliseconds backoff_{0};
+  Clock::time_point next_recovery_;
+  std::uint64_t recoveries_ = 0;
 
   std::condition_variable_any heartbeat_cv_;
   std::mutex heartbeat_mu_;

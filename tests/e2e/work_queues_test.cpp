@@ -120,5 +120,35 @@ TEST(WorkQueues, WorkersKilledAndRestartedLoseNothing) {
   EXPECT_GE(kills, 5);
 }
 
+TEST(WorkQueues, WorkerCarriesOnAfterTheBrokerIsKilledAndRestarted) {
+  auto broker = std::make_unique<Warrend>();
+  ASSERT_FALSE(broker->endpoint.empty());
+  std::string endpoint = broker->endpoint;
+  auto w = worker(endpoint, "W", 1);
+  ASSERT_TRUE(w->wait_for_line("Waiting"));
+  Process first({kNewTask, "--endpoint", endpoint, "first"});
+  EXPECT_EQ(first.wait(), 0);
+  ASSERT_TRUE(w->wait_for_line("W done 'first'"));
+
+  broker->process.stop(SIGKILL);
+  broker.reset();
+  // Same port again; retry while the kernel releases it.
+  std::unique_ptr<Process> again;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    again = std::make_unique<Process>(std::vector<std::string>{kWarrend, "--endpoint", endpoint, "--heartbeat", "100",
+                                                               "--log-level", "warning"});
+    if (again->wait_for_line("listening on")) break;
+    again.reset();
+  }
+  ASSERT_TRUE(again) << "could not restart warrend on " << endpoint;
+  // The worker reconnects and re-declares task_queue by itself; new_task
+  // declares it too, so whichever comes first the task is not lost.
+  Process second({kNewTask, "--endpoint", endpoint, "second"});
+  EXPECT_EQ(second.wait(), 0);
+  EXPECT_TRUE(w->wait_for_line("W done 'second'", 15s)) << w->output();
+  EXPECT_EQ(w->stop(SIGTERM), 0);
+}
+
 }  // namespace
 }  // namespace warren::testing

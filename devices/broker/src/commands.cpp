@@ -146,7 +146,9 @@ void queue_declare(Context& c) {
     name = c.broker.generate_name("amq.gen-");
   } else {
     check_name("queue", name);
-    if (!m.passive && name.starts_with("amq."))
+    // amq.* is reserved; amq.gen-* names (server-generated) may be re-claimed,
+    // so a recovering client gets its server-named queue back under its name.
+    if (!m.passive && name.starts_with("amq.") && !name.starts_with("amq.gen-"))
       refuse(ReplyCode::kAccessRefused,
              "queue name " + in_quotes(name) + " contains reserved prefix 'amq.*'");
   }

@@ -56,9 +56,13 @@ struct ConsumeOptions {
   bool exclusive = false;    // refuse other consumers on the queue
   std::string consumer_tag{};  // empty: the broker generates amq.ctag-...
   FieldTable arguments{};
+  // Called (on the connection's thread) when the broker cancels the consumer,
+  // e.g. because its queue was deleted.
+  std::function<void(const std::string& consumer_tag)> on_cancel{};
 };
 
 using ConsumerCallback = std::function<void(const Message&)>;
+using CancelCallback = std::function<void(const std::string& consumer_tag)>;
 
 class Channel {
  public:

@@ -10,6 +10,14 @@
 //
 // RAII: destroying a Connection closes it (connection.close, waiting briefly
 // for the broker's answer). Channels that outlive it become unusable.
+//
+// Recovery: when the broker is lost (3 missed heartbeats, shutdown, restart)
+// calls throw ConnectionLost. With automatic_recovery, the next call, or
+// run()/process_events() at once, reconnects with backoff, re-opens the
+// channels, re-declares the queues this connection declared, re-applies qos
+// and re-starts consumers under their old tags. Delivery tags keep growing
+// across a recovery; acks for tags from before it are ignored (the broker
+// already requeued those messages).
 #pragma once
 
 #include <chrono>
@@ -44,6 +52,12 @@ struct ConnectionOptions {
   std::uint16_t max_channels = 0;      // 0: accept the broker's limit
   FieldTable client_properties{};
   zmq::context_t* context = nullptr;   // nullptr: warren::default_context()
+  // Reconnect by itself when the broker is lost, re-open channels and
+  // re-declare queues, qos and consumers, retrying with exponential backoff
+  // from recovery_interval up to max_recovery_interval.
+  bool automatic_recovery = false;
+  std::chrono::milliseconds recovery_interval{100};
+  std::chrono::milliseconds max_recovery_interval{5000};
 };
 
 class Connection {
@@ -74,6 +88,9 @@ class Connection {
   // Closes the connection (connection.close). Idempotent.
   void close();
   bool is_open() const;
+
+  // How many times automatic recovery has reconnected.
+  std::uint64_t recovery_count() const;
 
   // Values negotiated with the broker.
   std::chrono::milliseconds heartbeat() const;

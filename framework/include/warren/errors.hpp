@@ -61,6 +61,15 @@ class ConnectionError : public Error {
   using Error::Error;
 };
 
+// The broker went away (missed heartbeats, shut down, restarted) or the
+// socket failed. With ConnectionOptions::automatic_recovery the connection
+// reconnects by itself: run()/process_events() keep retrying without
+// throwing, while other calls made before it is back throw this.
+class ConnectionLost : public ConnectionError {
+ public:
+  using ConnectionError::ConnectionError;
+};
+
 // A synchronous method got no reply in time.
 class TimeoutError : public Error {
  public:
