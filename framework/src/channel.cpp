@@ -41,7 +41,7 @@ QueueDeclareResult Channel::queue_declare(std::string_view queue, const QueueDec
   if (!o.passive) {
     // Remembered for automatic recovery, under the name the broker gave it.
     declare.queue = ok.queue;
-    core_->record_queue(number_, std::move(declare));
+    core_->record(number_, std::move(declare));
   }
   return {std::move(ok.queue), ok.message_count, ok.consumer_count};
 }
@@ -57,6 +57,52 @@ std::uint32_t Channel::queue_purge(std::string_view queue) {
   auto reply = core_->call(number_, protocol::QueuePurge{std::string(queue)}, Opcode::kQueuePurgeOk);
   return std::get<protocol::QueuePurgeOk>(reply.method).message_count;
 }
+
+void Channel::exchange_declare(std::string_view exchange, std::string_view type,
+                               const ExchangeDeclareOptions& o) {
+  protocol::ExchangeDeclare declare{std::string(exchange), std::string(type), o.passive, o.durable,
+                                    o.auto_delete, o.internal, o.arguments};
+  core_->call(number_, declare, Opcode::kExchangeDeclareOk);
+  if (!o.passive) core_->record(number_, std::move(declare));
+}
+
+void Channel::exchange_delete(std::string_view exchange, const ExchangeDeleteOptions& o) {
+  core_->call(number_, protocol::ExchangeDelete{std::string(exchange), o.if_unused}, Opcode::kExchangeDeleteOk);
+  core_->forget_exchange(exchange);
+}
+
+void Channel::queue_bind(std::string_view queue, std::string_view exchange, std::string_view routing_key,
+                         const FieldTable& arguments) {
+  protocol::QueueBind bind{std::string(queue), std::string(exchange), std::string(routing_key), arguments};
+  core_->call(number_, bind, Opcode::kQueueBindOk);
+  core_->record(number_, std::move(bind));
+}
+
+void Channel::queue_unbind(std::string_view queue, std::string_view exchange, std::string_view routing_key,
+                           const FieldTable& arguments) {
+  protocol::QueueBind bind{std::string(queue), std::string(exchange), std::string(routing_key), arguments};
+  core_->call(number_, protocol::QueueUnbind{bind.queue, bind.exchange, bind.routing_key, bind.arguments},
+              Opcode::kQueueUnbindOk);
+  core_->forget(bind);
+}
+
+void Channel::exchange_bind(std::string_view destination, std::string_view source, std::string_view routing_key,
+                            const FieldTable& arguments) {
+  protocol::ExchangeBind bind{std::string(destination), std::string(source), std::string(routing_key), arguments};
+  core_->call(number_, bind, Opcode::kExchangeBindOk);
+  core_->record(number_, std::move(bind));
+}
+
+void Channel::exchange_unbind(std::string_view destination, std::string_view source,
+                              std::string_view routing_key, const FieldTable& arguments) {
+  protocol::ExchangeBind bind{std::string(destination), std::string(source), std::string(routing_key), arguments};
+  core_->call(number_,
+              protocol::ExchangeUnbind{bind.destination, bind.source, bind.routing_key, bind.arguments},
+              Opcode::kExchangeUnbindOk);
+  core_->forget(bind);
+}
+
+void Channel::on_return(ReturnCallback callback) { core_->set_return_callback(number_, std::move(callback)); }
 
 void Channel::basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
                             const Properties& properties, const PublishOptions& options) {

@@ -220,7 +220,7 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
       if (it == channels_.end()) return;
       it->second.closed = CloseReason{static_cast<ReplyCode>(m.reply_code), m.reply_text};
       it->second.consumers.clear();
-      std::erase_if(queues_, [&](const RecordedQueue& q) { return q.channel == cmd.channel; });
+      std::erase_if(topology_, [&](const Recorded& r) { return r.channel == cmd.channel; });
       return;
     }
     case protocol::Opcode::kBasicDeliver: {
@@ -231,6 +231,7 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
       return;
     }
     case protocol::Opcode::kBasicCancel:
+    case protocol::Opcode::kBasicReturn:
       pending_.push_back(incoming());
       return;
     default: {
@@ -291,7 +292,11 @@ bool ConnectionCore::recover_once_locked(Clock::time_point deadline) {
       if (st.qos) call_locked(n, *st.qos, protocol::Opcode::kBasicQosOk);
       if (st.global_qos) call_locked(n, *st.global_qos, protocol::Opcode::kBasicQosOk);
     }
-    for (auto& q : queues_) call_locked(q.channel, q.declare, protocol::Opcode::kQueueDeclareOk);
+    for (auto& r : topology_) {
+      auto op = protocol::opcode_of(r.method);
+      // A request's reply has the next opcode (docs/protocol.md).
+      call_locked(r.channel, r.method, static_cast<protocol::Opcode>(static_cast<std::uint8_t>(op) + 1));
+    }
     for (auto& [n, st] : channels_) {
       if (st.closed) continue;
       for (auto& [tag, c] : st.consumers) call_locked(n, c.spec, protocol::Opcode::kBasicConsumeOk);
@@ -421,7 +426,7 @@ void ConnectionCore::close_channel(std::uint16_t ch) {
   Lock lk(mu_);
   auto it = channels_.find(ch);
   if (it == channels_.end() || it->second.closed) return;
-  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.channel == ch; });
+  std::erase_if(topology_, [&](const Recorded& r) { return r.channel == ch; });
   if (!closed_) {
     try {
       call_locked(ch, protocol::ChannelClose{200, "Normal shutdown"}, protocol::Opcode::kChannelCloseOk);
@@ -470,15 +475,40 @@ void ConnectionCore::remove_consumer(std::uint16_t ch, std::string_view tag) {
   if (c != it->second.consumers.end()) it->second.consumers.erase(c);
 }
 
-void ConnectionCore::record_queue(std::uint16_t ch, protocol::QueueDeclare declare) {
+void ConnectionCore::record(std::uint16_t ch, protocol::Method declaration_or_binding) {
   Lock lk(mu_);
-  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.declare.queue == declare.queue; });
-  queues_.push_back(RecordedQueue{ch, std::move(declare)});
+  std::erase_if(topology_, [&](const Recorded& r) { return r.method == declaration_or_binding; });
+  topology_.push_back(Recorded{ch, std::move(declaration_or_binding)});
+}
+
+void ConnectionCore::forget(const protocol::Method& binding) {
+  Lock lk(mu_);
+  std::erase_if(topology_, [&](const Recorded& r) { return r.method == binding; });
 }
 
 void ConnectionCore::forget_queue(std::string_view name) {
   Lock lk(mu_);
-  std::erase_if(queues_, [&](const RecordedQueue& q) { return q.declare.queue == name; });
+  std::erase_if(topology_, [&](const Recorded& r) {
+    if (auto* q = std::get_if<protocol::QueueDeclare>(&r.method)) return q->queue == name;
+    if (auto* b = std::get_if<protocol::QueueBind>(&r.method)) return b->queue == name;
+    return false;
+  });
+}
+
+void ConnectionCore::forget_exchange(std::string_view name) {
+  Lock lk(mu_);
+  std::erase_if(topology_, [&](const Recorded& r) {
+    if (auto* x = std::get_if<protocol::ExchangeDeclare>(&r.method)) return x->exchange == name;
+    if (auto* b = std::get_if<protocol::QueueBind>(&r.method)) return b->exchange == name;
+    if (auto* b = std::get_if<protocol::ExchangeBind>(&r.method)) return b->source == name || b->destination == name;
+    return false;
+  });
+}
+
+void ConnectionCore::set_return_callback(std::uint16_t ch, ReturnCallback callback) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it != channels_.end()) it->second.on_return = std::make_shared<ReturnCallback>(std::move(callback));
 }
 
 void ConnectionCore::record_qos(std::uint16_t ch, const protocol::BasicQos& qos) {
@@ -494,6 +524,7 @@ std::size_t ConnectionCore::dispatch_pending() {
     Incoming in;
     std::shared_ptr<ConsumerCallback> callback;
     std::shared_ptr<CancelCallback> on_cancel;
+    std::shared_ptr<ReturnCallback> on_return;
     {
       Lock lk(mu_);
       if (pending_.empty()) return n;
@@ -501,7 +532,10 @@ std::size_t ConnectionCore::dispatch_pending() {
       pending_.pop_front();
       auto ch = channels_.find(in.channel);
       if (ch == channels_.end() || ch->second.closed) continue;
-      if (auto* cancel = as<protocol::BasicCancel>(in.method)) {
+      if (as<protocol::BasicReturn>(in.method)) {
+        on_return = ch->second.on_return;
+        if (!on_return) continue;  // no callback: dropped, as pika does
+      } else if (auto* cancel = as<protocol::BasicCancel>(in.method)) {
         auto c = ch->second.consumers.find(cancel->consumer_tag);
         if (c == ch->second.consumers.end()) continue;
         on_cancel = c->second.on_cancel;
@@ -515,6 +549,14 @@ std::size_t ConnectionCore::dispatch_pending() {
       }
     }
     ++n;
+    if (on_return) {
+      auto& r = std::get<protocol::BasicReturn>(in.method);
+      ReturnedMessage returned{static_cast<ReplyCode>(r.reply_code), std::move(r.reply_text), std::move(r.exchange),
+                               std::move(r.routing_key), protocol::decode_properties(in.properties),
+                               std::string(static_cast<const char*>(in.body.data()), in.body.size())};
+      (*on_return)(returned);
+      continue;
+    }
     if (on_cancel) {
       (*on_cancel)(std::get<protocol::BasicCancel>(in.method).consumer_tag);
       continue;

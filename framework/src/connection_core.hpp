@@ -54,16 +54,17 @@ struct ChannelState {
   std::optional<Incoming> reply;          // the reply to the outstanding sync method
   std::map<std::string, ConsumerEntry, std::less<>> consumers;
   std::optional<protocol::BasicQos> qos, global_qos;  // re-applied after a recovery
+  std::shared_ptr<ReturnCallback> on_return;
   // Delivery tags seen by the user are the broker's plus tag_offset, which
   // grows at each recovery so tags never repeat on a channel.
   std::uint64_t tag_offset = 0;
   std::uint64_t max_tag = 0;
 };
 
-// A queue this connection declared, re-declared after a recovery.
-struct RecordedQueue {
+// A declaration or binding this connection made, replayed after a recovery.
+struct Recorded {
   std::uint16_t channel;
-  protocol::QueueDeclare declare;
+  protocol::Method method;  // QueueDeclare, ExchangeDeclare, QueueBind or ExchangeBind
 };
 
 class ConnectionCore {
@@ -91,8 +92,13 @@ class ConnectionCore {
   void add_consumer(std::uint16_t ch, protocol::BasicConsume spec, ConsumerCallback callback,
                     CancelCallback on_cancel);
   void remove_consumer(std::uint16_t ch, std::string_view tag);
-  void record_queue(std::uint16_t ch, protocol::QueueDeclare declare);
+  // Topology to replay after a recovery: declarations and bindings in the
+  // order made; deletes and unbinds take theirs (and what hung on them) out.
+  void record(std::uint16_t ch, protocol::Method declaration_or_binding);
+  void forget(const protocol::Method& binding);
   void forget_queue(std::string_view name);
+  void forget_exchange(std::string_view name);
+  void set_return_callback(std::uint16_t ch, ReturnCallback callback);
   void record_qos(std::uint16_t ch, const protocol::BasicQos& qos);
 
   // Runs until `deadline`, until stop() (returns true, consuming the request),
@@ -157,7 +163,7 @@ class ConnectionCore {
   bool closed_by_app_ = false;
   bool close_ok_received_ = false;
   std::unordered_map<std::uint16_t, ChannelState> channels_;
-  std::vector<RecordedQueue> queues_;
+  std::vector<Recorded> topology_;
   std::deque<Incoming> pending_;  // deliveries and cancels awaiting dispatch
   std::string encode_buffer_;
 

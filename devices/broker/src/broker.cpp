@@ -41,6 +41,10 @@ BrokerCore::BrokerCore(BrokerOptions options)
     throw std::runtime_error("cannot bind " + options_.endpoint + ": " + e.what());
   }
   endpoint_ = router_.get(zmq::sockopt::last_endpoint);
+  for (auto [name, type] : {std::pair{"amq.direct", ExchangeType::kDirect}, {"amq.fanout", ExchangeType::kFanout},
+                            {"amq.topic", ExchangeType::kTopic}, {"amq.headers", ExchangeType::kHeaders},
+                            {"amq.match", ExchangeType::kHeaders}})
+    declare_exchange(name, type, ExchangeFlags{.durable = true});
   wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeup_fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -272,25 +276,126 @@ void BrokerCore::delete_queue(const std::shared_ptr<Queue>& q) {
     if (keep != c->channel->consumers.end()) c->channel->consumers.erase(keep);
   }
   q->purge();
+  // By name: an auto_delete exchange going may take others with it.
+  for (const auto& name : source_names(q->sources)) {
+    Exchange* x = find_exchange(name);
+    if (!x) continue;
+    x->unbind_all(Destination{.queue = q.get()});
+    if (x->flags().auto_delete && x->bindings().empty()) delete_exchange(*x);
+  }
+  q->sources.clear();
   queues_.erase(q->name());
   queue_count_.fetch_sub(1, std::memory_order_relaxed);
   log_.write(LogLevel::kDebug, "queue deleted", q->name());
 }
 
-void BrokerCore::publish(const std::string& exchange, const std::string& routing_key, std::string_view properties,
+Exchange* BrokerCore::find_exchange(std::string_view name) {
+  auto it = exchanges_.find(name);
+  return it == exchanges_.end() ? nullptr : it->second.get();
+}
+
+Exchange& BrokerCore::declare_exchange(std::string name, ExchangeType type, ExchangeFlags flags) {
+  auto x = std::make_unique<Exchange>(name, type, std::move(flags));
+  Exchange& ref = *x;
+  exchanges_.emplace(std::move(name), std::move(x));
+  return ref;
+}
+
+std::vector<std::string> BrokerCore::source_names(const std::vector<Exchange*>& sources) {
+  std::vector<std::string> names;
+  for (Exchange* x : sources) names.push_back(x->name());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return names;
+}
+
+void BrokerCore::forget_source(std::vector<Exchange*>& sources, Exchange* source) {
+  auto it = std::find(sources.begin(), sources.end(), source);
+  if (it != sources.end()) sources.erase(it);
+}
+
+void BrokerCore::delete_exchange(Exchange& x) {
+  // Bindings from x: their destinations forget x.
+  for (const auto& b : x.bindings()) {
+    if (b.destination.queue) forget_source(b.destination.queue->sources, &x);
+    else forget_source(b.destination.exchange->sources, &x);
+  }
+  // Bindings to x: their sources drop them (and may auto-delete in turn).
+  std::vector<std::string> emptied;
+  for (const auto& name : source_names(x.sources)) {
+    Exchange* s = find_exchange(name);
+    s->unbind_all(Destination{.exchange = &x});
+    if (s != &x && s->flags().auto_delete && s->bindings().empty()) emptied.push_back(name);
+  }
+  exchanges_.erase(x.name());  // destroys x
+  for (const auto& name : emptied)
+    if (Exchange* s = find_exchange(name)) delete_exchange(*s);
+}
+
+void BrokerCore::bind(Exchange& source, Binding binding) {
+  Destination d = binding.destination;
+  if (!source.bind(std::move(binding))) return;
+  (d.queue ? d.queue->sources : d.exchange->sources).push_back(&source);
+}
+
+void BrokerCore::unbind(Exchange& source, const Binding& binding) {
+  if (!source.unbind(binding)) return;
+  const Destination& d = binding.destination;
+  forget_source(d.queue ? d.queue->sources : d.exchange->sources, &source);
+  if (source.flags().auto_delete && source.bindings().empty()) delete_exchange(source);
+}
+
+template <class H>
+void BrokerCore::route(Exchange& x, std::string_view routing_key, H& headers) {
+  if (x.route_mark == route_epoch_) return;  // already here: a cycle or a second path
+  x.route_mark = route_epoch_;
+  x.match(routing_key, headers, [&](const Destination& d) {
+    if (d.queue) {
+      if (d.queue->route_mark != route_epoch_) {
+        d.queue->route_mark = route_epoch_;
+        targets_.push_back(d.queue);
+      }
+    } else {
+      route(*d.exchange, routing_key, headers);
+    }
+  });
+}
+
+bool BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
                          zmq::message_t& body) {
   published_.fetch_add(1, std::memory_order_relaxed);
-  // The default exchange: the routing key names the queue.
-  auto it = queues_.find(routing_key);
-  if (it == queues_.end()) return;  // unroutable: dropped (basic.return arrives with exchanges)
+  targets_.clear();
+  if (!exchange) {  // the default exchange: the routing key names the queue
+    auto it = queues_.find(routing_key);
+    if (it != queues_.end()) targets_.push_back(it->second.get());
+  } else {
+    ++route_epoch_;
+    std::optional<Properties> decoded;  // only headers exchanges need them
+    auto headers = [&]() -> const FieldTable* {
+      if (!decoded) decoded = protocol::decode_properties(properties);
+      return decoded->headers ? &*decoded->headers : nullptr;
+    };
+    route(*exchange, routing_key, headers);
+    // Unroutable: try the alternate exchange, and its alternate, until one
+    // routes or the chain loops back.
+    for (Exchange* x = exchange; targets_.empty();) {
+      auto ae = x->alternate_exchange();
+      x = ae.empty() ? nullptr : find_exchange(ae);
+      if (!x || x->route_mark == route_epoch_) break;
+      route(*x, routing_key, headers);
+    }
+  }
+  if (targets_.empty()) return false;
   auto message = std::make_shared<StoredMessage>();
-  message->exchange = exchange;
+  message->exchange = exchange ? exchange->name() : std::string();
   message->routing_key = routing_key;
   message->properties = properties;
   message->body.move(body);
-  Queue& q = *it->second;
-  q.push(std::move(message));
-  if (!q.consumers().empty()) dispatch(q);
+  for (Queue* q : targets_) {
+    q->push(message);
+    if (!q->consumers().empty()) dispatch(*q);
+  }
+  return true;
 }
 
 void BrokerCore::dispatch(Queue& q) {
@@ -437,6 +542,7 @@ void BrokerCore::shutdown() {
   sessions_.clear();
   blocked_.clear();
   queues_.clear();
+  exchanges_.clear();
   connection_count_.store(0);
   queue_count_.store(0);
 }

@@ -12,6 +12,7 @@
 
 #include <zmq.hpp>
 
+#include "exchange.hpp"
 #include "log.hpp"
 #include "queue.hpp"
 #include "session.hpp"
@@ -55,7 +56,16 @@ class BrokerCore {
   std::shared_ptr<Queue> find_queue(std::string_view name);
   std::shared_ptr<Queue> declare_queue(std::string name, QueueFlags flags, Session* owner);
   void delete_queue(const std::shared_ptr<Queue>& q);
-  void publish(const std::string& exchange, const std::string& routing_key, std::string_view properties,
+  Exchange* find_exchange(std::string_view name);
+  Exchange& declare_exchange(std::string name, ExchangeType type, ExchangeFlags flags);
+  void delete_exchange(Exchange& x);
+  // Binds and unbinds, keeping the destination's list of sources; an
+  // auto_delete source goes with its last binding.
+  void bind(Exchange& source, Binding binding);
+  void unbind(Exchange& source, const Binding& binding);
+  // Routes and enqueues. `exchange` null: the default exchange. Returns
+  // false when the message reached no queue.
+  bool publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
                zmq::message_t& body);
   void dispatch(Queue& q);
   // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
@@ -82,6 +92,10 @@ class BrokerCore {
   bool try_send(Session& s, std::vector<zmq::message_t>& frames);
   void send_to_stranger(const std::string& identity, const protocol::Method& method);
   void drain_wakeup() noexcept;
+  template <class H>
+  void route(Exchange& x, std::string_view routing_key, H& headers);
+  void forget_source(std::vector<Exchange*>& sources, Exchange* source);
+  static std::vector<std::string> source_names(const std::vector<Exchange*>& sources);
 
   BrokerOptions options_;
   Log log_;
@@ -93,6 +107,9 @@ class BrokerCore {
 
   StringMap<std::unique_ptr<Session>> sessions_;
   StringMap<std::shared_ptr<Queue>> queues_;
+  StringMap<std::unique_ptr<Exchange>> exchanges_;
+  std::uint64_t route_epoch_ = 0;
+  std::vector<Queue*> targets_;  // scratch for publish()
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "broker_core.hpp"
+#include "headers_match.hpp"
 #include "warren/version.hpp"
 
 namespace warren::detail {
@@ -56,6 +57,13 @@ std::shared_ptr<Queue> usable_queue(Context& c, std::string_view name) {
     refuse(ReplyCode::kResourceLocked,
            "cannot obtain exclusive access to locked queue " + in_quotes(name) + " in vhost '/'");
   return q;
+}
+
+// The exchange `name`: 404 if missing. REQUIRES: name is not empty.
+Exchange& usable_exchange(BrokerCore& broker, std::string_view name) {
+  Exchange* x = broker.find_exchange(name);
+  if (!x) refuse(ReplyCode::kNotFound, "no exchange " + in_quotes(name) + " in vhost '/'");
+  return *x;
 }
 
 std::uint32_t narrow(std::size_t n) { return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX)); }
@@ -188,6 +196,124 @@ void queue_purge(Context& c) {
   c.reply(QueuePurgeOk{narrow(q->purge())});
 }
 
+// ---- exchange -----------------------------------------------------------------
+
+void check_exchange_name(std::string_view name) { check_name("exchange", name); }
+
+void refuse_default_exchange(std::string_view name) {
+  if (name.empty()) refuse(ReplyCode::kAccessRefused, "operation not permitted on the default exchange");
+}
+
+void exchange_declare(Context& c) {
+  auto& m = c.method<ExchangeDeclare>();
+  check_exchange_name(m.exchange);
+  if (m.passive) {
+    if (!m.exchange.empty()) usable_exchange(c.broker, m.exchange);
+    c.reply(ExchangeDeclareOk{});
+    return;
+  }
+  refuse_default_exchange(m.exchange);
+  if (m.exchange.starts_with("amq."))
+    refuse(ReplyCode::kAccessRefused,
+           "exchange name " + in_quotes(m.exchange) + " contains reserved prefix 'amq.*'");
+  auto type = parse_exchange_type(m.type);
+  if (!type) refuse(ReplyCode::kCommandInvalid, "unknown exchange type " + in_quotes(m.type));
+  if (auto ae = m.arguments.find("alternate-exchange");
+      ae != m.arguments.end() && !ae->second.is<std::string>())
+    refuse(ReplyCode::kPreconditionFailed, "alternate-exchange must be a string");
+  if (Exchange* x = c.broker.find_exchange(m.exchange)) {
+    auto mismatch = [&](std::string_view arg, std::string received, std::string current) {
+      refuse(ReplyCode::kPreconditionFailed, "inequivalent arg '" + std::string(arg) + "' for exchange " +
+                                                 in_quotes(m.exchange) + " in vhost '/': received " + received +
+                                                 " but current is " + current);
+    };
+    const auto& f = x->flags();
+    if (x->type() != *type)
+      mismatch("type", in_quotes(m.type), in_quotes(exchange_type_name(x->type())));
+    if (f.durable != m.durable) mismatch("durable", flag_text(m.durable), flag_text(f.durable));
+    if (f.auto_delete != m.auto_delete) mismatch("auto_delete", flag_text(m.auto_delete), flag_text(f.auto_delete));
+    if (f.internal != m.internal) mismatch("internal", flag_text(m.internal), flag_text(f.internal));
+    if (f.arguments != m.arguments) mismatch("arguments", "other arguments", "the arguments it was declared with");
+  } else {
+    c.broker.declare_exchange(m.exchange, *type, ExchangeFlags{m.durable, m.auto_delete, m.internal, m.arguments});
+  }
+  c.reply(ExchangeDeclareOk{});
+}
+
+void exchange_delete(Context& c) {
+  auto& m = c.method<ExchangeDelete>();
+  check_exchange_name(m.exchange);
+  refuse_default_exchange(m.exchange);
+  if (m.exchange.starts_with("amq."))
+    refuse(ReplyCode::kAccessRefused, "cannot delete exchange " + in_quotes(m.exchange) + ": reserved prefix 'amq.*'");
+  Exchange* x = c.broker.find_exchange(m.exchange);
+  if (!x) {  // as in RabbitMQ, deleting what is not there succeeds
+    c.reply(ExchangeDeleteOk{});
+    return;
+  }
+  if (m.if_unused && !x->bindings().empty())
+    refuse(ReplyCode::kPreconditionFailed, "exchange " + in_quotes(m.exchange) + " in vhost '/' in use");
+  c.broker.delete_exchange(*x);
+  c.reply(ExchangeDeleteOk{});
+}
+
+Exchange& binding_source(Context& c, const std::string& name) {
+  check_exchange_name(name);
+  refuse_default_exchange(name);
+  return usable_exchange(c.broker, name);
+}
+
+void check_headers_binding(const Exchange& x, const FieldTable& arguments) {
+  if (x.type() != ExchangeType::kHeaders) return;
+  if (auto error = validate_headers_binding(arguments)) refuse(ReplyCode::kPreconditionFailed, *error);
+}
+
+template <class M>
+Binding queue_binding(Context& c, const M& m) {
+  check_name("queue", m.queue);
+  auto q = usable_queue(c, m.queue);
+  return Binding{Destination{.queue = q.get()}, m.routing_key, m.arguments};
+}
+
+template <class M>
+Binding exchange_binding(Context& c, const M& m) {
+  check_exchange_name(m.destination);
+  refuse_default_exchange(m.destination);
+  return Binding{Destination{.exchange = &usable_exchange(c.broker, m.destination)}, m.routing_key, m.arguments};
+}
+
+void queue_bind(Context& c) {
+  auto& m = c.method<QueueBind>();
+  Exchange& x = binding_source(c, m.exchange);
+  auto b = queue_binding(c, m);
+  check_headers_binding(x, m.arguments);
+  c.broker.bind(x, std::move(b));
+  c.reply(QueueBindOk{});
+}
+
+void queue_unbind(Context& c) {
+  auto& m = c.method<QueueUnbind>();
+  Exchange& x = binding_source(c, m.exchange);
+  c.broker.unbind(x, queue_binding(c, m));
+  c.reply(QueueUnbindOk{});
+}
+
+void exchange_bind(Context& c) {
+  auto& m = c.method<ExchangeBind>();
+  Exchange& x = binding_source(c, m.source);
+  auto b = exchange_binding(c, m);
+  check_headers_binding(x, m.arguments);
+  c.broker.bind(x, std::move(b));
+  c.reply(ExchangeBindOk{});
+}
+
+void exchange_unbind(Context& c) {
+  auto& m = c.method<ExchangeUnbind>();
+  Exchange& x = binding_source(c, m.source);
+  c.broker.unbind(x, exchange_binding(c, m));
+  c.reply(ExchangeUnbindOk{});
+}
+
 // ---- basic ------------------------------------------------------------------
 
 void basic_qos(Context& c) {
@@ -238,11 +364,19 @@ void basic_publish(Context& c) {
     refuse(ReplyCode::kPreconditionFailed, "message size " + std::to_string(c.body->size()) +
                                                " is larger than configured max size " +
                                                std::to_string(c.broker.options().max_message_size));
+  Exchange* x = nullptr;
   if (!m.exchange.empty()) {
     check_name("exchange", m.exchange);
-    refuse(ReplyCode::kNotFound, "no exchange " + in_quotes(m.exchange) + " in vhost '/'");
+    x = &usable_exchange(c.broker, m.exchange);
+    if (x->flags().internal)
+      refuse(ReplyCode::kAccessRefused,
+             "cannot publish to internal exchange " + in_quotes(m.exchange) + " in vhost '/'");
   }
-  c.broker.publish(m.exchange, m.routing_key, c.command.properties, *c.body);
+  if (c.broker.publish(x, m.routing_key, c.command.properties, *c.body) || !m.mandatory) return;
+  // Unroutable and mandatory: back to the publisher. The body is still ours.
+  c.broker.send(c.session, c.command.channel,
+                BasicReturn{static_cast<std::uint16_t>(ReplyCode::kNoRoute), "NO_ROUTE", m.exchange, m.routing_key},
+                c.command.properties, c.body);
 }
 
 void basic_get(Context& c) {
@@ -349,6 +483,12 @@ constexpr std::array<Entry, 256> make_table() {
   set(Opcode::kQueueDeclare, queue_declare, Scope::kChannel);
   set(Opcode::kQueueDelete, queue_delete, Scope::kChannel);
   set(Opcode::kQueuePurge, queue_purge, Scope::kChannel);
+  set(Opcode::kQueueBind, queue_bind, Scope::kChannel);
+  set(Opcode::kQueueUnbind, queue_unbind, Scope::kChannel);
+  set(Opcode::kExchangeDeclare, exchange_declare, Scope::kChannel);
+  set(Opcode::kExchangeDelete, exchange_delete, Scope::kChannel);
+  set(Opcode::kExchangeBind, exchange_bind, Scope::kChannel);
+  set(Opcode::kExchangeUnbind, exchange_unbind, Scope::kChannel);
   set(Opcode::kBasicQos, basic_qos, Scope::kChannel);
   set(Opcode::kBasicConsume, basic_consume, Scope::kChannel);
   set(Opcode::kBasicCancel, basic_cancel, Scope::kChannel);

@@ -15,6 +15,7 @@
 
 namespace warren::detail {
 
+class Exchange;
 class Session;
 struct ChannelSession;
 struct Consumer;
@@ -39,7 +40,7 @@ struct QueueFlags {
   bool durable = false;
   bool exclusive = false;
   bool auto_delete = false;
-  FieldTable arguments;
+  FieldTable arguments{};
 };
 
 class Queue {
@@ -75,6 +76,12 @@ class Queue {
   bool abandoned() const { return had_consumer_ && consumers_.empty(); }
   // The consumer to try first in round-robin order; advance after delivering.
   std::size_t& cursor() { return cursor_; }
+
+  // Exchanges with bindings to this queue, one entry per binding.
+  std::vector<Exchange*> sources;
+  // The publish that last reached this queue: one copy per publish, however
+  // many routes lead here.
+  std::uint64_t route_mark = 0;
 
  private:
   std::string name_;

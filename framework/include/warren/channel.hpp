@@ -47,6 +47,29 @@ struct QueueDeleteOptions {
   bool if_empty = false;   // refuse (406) if the queue has messages
 };
 
+struct ExchangeDeclareOptions {
+  bool passive = false;      // only check that the exchange exists (404 if not)
+  bool durable = false;
+  bool auto_delete = false;  // deleted when its last binding goes
+  bool internal = false;     // only other exchanges may publish to it
+  FieldTable arguments{};    // e.g. {"alternate-exchange", "unrouted"}
+};
+
+struct ExchangeDeleteOptions {
+  bool if_unused = false;  // refuse (406) if the exchange has bindings
+};
+
+// A mandatory message that reached no queue, given back by the broker.
+struct ReturnedMessage {
+  ReplyCode reply_code = ReplyCode::kNoRoute;
+  std::string reply_text;
+  std::string exchange;
+  std::string routing_key;
+  Properties properties;
+  std::string body;
+};
+using ReturnCallback = std::function<void(const ReturnedMessage&)>;
+
 struct PublishOptions {
   bool mandatory = false;
 };
@@ -81,8 +104,23 @@ class Channel {
   // Returns the number of messages purged.
   std::uint32_t queue_purge(std::string_view queue);
 
+  // type: "direct", "fanout", "topic" or "headers".
+  void exchange_declare(std::string_view exchange, std::string_view type = "direct",
+                        const ExchangeDeclareOptions& options = {});
+  void exchange_delete(std::string_view exchange, const ExchangeDeleteOptions& options = {});
+  void queue_bind(std::string_view queue, std::string_view exchange, std::string_view routing_key = "",
+                  const FieldTable& arguments = {});
+  void queue_unbind(std::string_view queue, std::string_view exchange, std::string_view routing_key = "",
+                    const FieldTable& arguments = {});
+  // Exchange-to-exchange: messages routed by `source` reach `destination`.
+  void exchange_bind(std::string_view destination, std::string_view source, std::string_view routing_key = "",
+                     const FieldTable& arguments = {});
+  void exchange_unbind(std::string_view destination, std::string_view source,
+                       std::string_view routing_key = "", const FieldTable& arguments = {});
+
   // Pipelined: no round trip. A refusal arrives as a channel error that the
-  // next call on this channel throws.
+  // next call on this channel throws. With mandatory, a message that reaches
+  // no queue comes back to the on_return callback.
   void basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
                      const Properties& properties = {}, const PublishOptions& options = {});
 
@@ -91,6 +129,9 @@ class Channel {
   std::string basic_consume(std::string_view queue, ConsumerCallback callback,
                             const ConsumeOptions& options = {});
   void basic_cancel(std::string_view consumer_tag);
+  // Receives mandatory messages that were not routed (pika's add_on_return_callback).
+  void on_return(ReturnCallback callback);
+
   // Returns the next message, or nullopt when the queue is empty.
   std::optional<Message> basic_get(std::string_view queue, bool auto_ack = false);
 

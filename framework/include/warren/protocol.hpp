@@ -32,6 +32,18 @@ enum class Opcode : std::uint8_t {
   kQueueDeleteOk = 0x33,
   kQueuePurge = 0x34,
   kQueuePurgeOk = 0x35,
+  kQueueBind = 0x36,
+  kQueueBindOk = 0x37,
+  kQueueUnbind = 0x38,
+  kQueueUnbindOk = 0x39,
+  kExchangeDeclare = 0x40,
+  kExchangeDeclareOk = 0x41,
+  kExchangeDelete = 0x42,
+  kExchangeDeleteOk = 0x43,
+  kExchangeBind = 0x44,
+  kExchangeBindOk = 0x45,
+  kExchangeUnbind = 0x46,
+  kExchangeUnbindOk = 0x47,
   kBasicQos = 0x50,
   kBasicQosOk = 0x51,
   kBasicConsume = 0x52,
@@ -48,6 +60,7 @@ enum class Opcode : std::uint8_t {
   kBasicNack = 0x5D,
   kBasicRecover = 0x5E,
   kBasicRecoverOk = 0x5F,
+  kBasicReturn = 0x60,
 };
 
 enum class Direction : std::uint8_t { kToBroker = 1, kToClient = 2, kBoth = 3 };
@@ -164,6 +177,70 @@ struct QueuePurgeOk {
   WARREN_METHOD(QueuePurgeOk, kQueuePurgeOk, "queue.purge_ok", kToClient, false)
   std::uint32_t message_count = 0;
   template <class S, class F> static void fields(S& s, F&& f) { f("message_count", s.message_count); }
+};
+// queue.bind and queue.unbind, exchange.bind and exchange.unbind share a shape.
+#define WARREN_BINDING(Type, op, text, first, second)                                  \
+  struct Type {                                                                         \
+    WARREN_METHOD(Type, op, text, kToBroker, false)                                     \
+    std::string first;                                                                  \
+    std::string second;                                                                 \
+    std::string routing_key;                                                            \
+    FieldTable arguments;                                                               \
+    template <class S, class F> static void fields(S& s, F&& f) {                       \
+      f(#first, s.first); f(#second, s.second); f("routing_key", s.routing_key);        \
+      f("arguments", s.arguments);                                                      \
+    }                                                                                   \
+  };
+#define WARREN_EMPTY(Type, op, text)                            \
+  struct Type {                                                 \
+    WARREN_METHOD(Type, op, text, kToClient, false)             \
+    template <class S, class F> static void fields(S&, F&&) {}  \
+  };
+WARREN_BINDING(QueueBind, kQueueBind, "queue.bind", queue, exchange)
+WARREN_EMPTY(QueueBindOk, kQueueBindOk, "queue.bind_ok")
+WARREN_BINDING(QueueUnbind, kQueueUnbind, "queue.unbind", queue, exchange)
+WARREN_EMPTY(QueueUnbindOk, kQueueUnbindOk, "queue.unbind_ok")
+WARREN_BINDING(ExchangeBind, kExchangeBind, "exchange.bind", destination, source)
+WARREN_EMPTY(ExchangeBindOk, kExchangeBindOk, "exchange.bind_ok")
+WARREN_BINDING(ExchangeUnbind, kExchangeUnbind, "exchange.unbind", destination, source)
+WARREN_EMPTY(ExchangeUnbindOk, kExchangeUnbindOk, "exchange.unbind_ok")
+WARREN_EMPTY(ExchangeDeclareOk, kExchangeDeclareOk, "exchange.declare_ok")
+WARREN_EMPTY(ExchangeDeleteOk, kExchangeDeleteOk, "exchange.delete_ok")
+#undef WARREN_BINDING
+#undef WARREN_EMPTY
+
+struct ExchangeDeclare {
+  WARREN_METHOD(ExchangeDeclare, kExchangeDeclare, "exchange.declare", kToBroker, false)
+  std::string exchange;
+  std::string type = "direct";
+  bool passive = false;
+  bool durable = false;
+  bool auto_delete = false;
+  bool internal = false;
+  FieldTable arguments;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("exchange", s.exchange); f("type", s.type); f("passive", s.passive); f("durable", s.durable);
+    f("auto_delete", s.auto_delete); f("internal", s.internal); f("arguments", s.arguments);
+  }
+};
+struct ExchangeDelete {
+  WARREN_METHOD(ExchangeDelete, kExchangeDelete, "exchange.delete", kToBroker, false)
+  std::string exchange;
+  bool if_unused = false;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("exchange", s.exchange); f("if_unused", s.if_unused);
+  }
+};
+struct BasicReturn {
+  WARREN_METHOD(BasicReturn, kBasicReturn, "basic.return", kToClient, true)
+  std::uint16_t reply_code = 0;
+  std::string reply_text;
+  std::string exchange;
+  std::string routing_key;
+  template <class S, class F> static void fields(S& s, F&& f) {
+    f("reply_code", s.reply_code); f("reply_text", s.reply_text); f("exchange", s.exchange);
+    f("routing_key", s.routing_key);
+  }
 };
 struct BasicQos {
   WARREN_METHOD(BasicQos, kBasicQos, "basic.qos", kToBroker, false)
@@ -287,9 +364,11 @@ using Method = std::variant<
     ConnectionOpen, ConnectionOpenOk, ConnectionClose, ConnectionCloseOk, Heartbeat,
     ChannelOpen, ChannelOpenOk, ChannelClose, ChannelCloseOk,
     QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk, QueuePurge, QueuePurgeOk,
+    QueueBind, QueueBindOk, QueueUnbind, QueueUnbindOk, ExchangeDeclare, ExchangeDeclareOk,
+    ExchangeDelete, ExchangeDeleteOk, ExchangeBind, ExchangeBindOk, ExchangeUnbind, ExchangeUnbindOk,
     BasicQos, BasicQosOk, BasicConsume, BasicConsumeOk, BasicCancel, BasicCancelOk,
     BasicPublish, BasicDeliver, BasicGet, BasicGetOk, BasicGetEmpty, BasicAck, BasicReject,
-    BasicNack, BasicRecover, BasicRecoverOk>;
+    BasicNack, BasicRecover, BasicRecoverOk, BasicReturn>;
 
 Opcode opcode_of(const Method& m);
 std::string_view name_of(Opcode op);  // "queue.declare"; "unknown" if not a method
