@@ -1,25 +1,19 @@
 // End to end: the real warrend and the hello_world programs as processes.
 #include <gtest/gtest.h>
 
-#include "support/process.hpp"
+#include "support/warrend.hpp"
 
 namespace warren::testing {
 namespace {
 
-const std::string kWarrend = WARREND_PATH;
-const std::string kSend = std::string(EXAMPLES_DIR) + "/hello_world/send";
-const std::string kReceive = std::string(EXAMPLES_DIR) + "/hello_world/receive";
-
-// Starts warrend on a free loopback port and returns its endpoint.
-std::string start_warrend(Process& p) {
-  auto line = p.wait_for_line("listening on");
-  if (!line) return {};
-  return line->substr(line->find("tcp://"));
-}
+const std::string& kWarrend = kWarrendPath;
+const std::string kSend = example("hello_world", "send");
+const std::string kReceive = example("hello_world", "receive");
 
 TEST(HelloWorld, SendThenReceiveThroughWarrend) {
-  Process warrend({kWarrend, "--endpoint", "tcp://127.0.0.1:*", "--log-level", "warning"});
-  auto endpoint = start_warrend(warrend);
+  Warrend broker;
+  auto& warrend = broker.process;
+  auto endpoint = broker.endpoint;
   ASSERT_FALSE(endpoint.empty()) << "warrend did not start";
 
   Process send({kSend, endpoint});
@@ -36,8 +30,9 @@ TEST(HelloWorld, SendThenReceiveThroughWarrend) {
 }
 
 TEST(HelloWorld, ReceiverWaitingBeforeTheSender) {
-  Process warrend({kWarrend, "--endpoint", "tcp://127.0.0.1:*", "--log-level", "warning"});
-  auto endpoint = start_warrend(warrend);
+  Warrend broker;
+  auto& warrend = broker.process;
+  auto endpoint = broker.endpoint;
   ASSERT_FALSE(endpoint.empty());
   Process receive({kReceive, endpoint, "2"});
   ASSERT_TRUE(receive.wait_for_line("Waiting for messages"));
@@ -56,8 +51,8 @@ TEST(HelloWorld, ReceiverWaitingBeforeTheSender) {
 }
 
 TEST(HelloWorld, ReceiverStopsOnSigint) {
-  Process warrend({kWarrend, "--endpoint", "tcp://127.0.0.1:*", "--log-level", "warning"});
-  auto endpoint = start_warrend(warrend);
+  Warrend broker;
+  auto endpoint = broker.endpoint;
   ASSERT_FALSE(endpoint.empty());
   Process receive({kReceive, endpoint});
   ASSERT_TRUE(receive.wait_for_line("Waiting for messages"));
@@ -68,9 +63,9 @@ TEST(HelloWorld, SendFailsClearlyWithoutABroker) {
   // A port nobody listens on: bind one, learn it, let warrend go.
   std::string endpoint;
   {
-    Process warrend({kWarrend, "--endpoint", "tcp://127.0.0.1:*", "--log-level", "warning"});
-    endpoint = start_warrend(warrend);
-    ASSERT_EQ(warrend.stop(), 0);
+    Warrend broker;
+    endpoint = broker.endpoint;
+    ASSERT_EQ(broker.process.stop(), 0);
   }
   Process send({kSend, endpoint});
   EXPECT_EQ(send.wait(std::chrono::seconds(30)), 1);

@@ -7,26 +7,15 @@
 #include <regex>
 #include <set>
 
-#include "support/process.hpp"
+#include "support/warrend.hpp"
 
 namespace warren::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-const std::string kWarrend = WARREND_PATH;
-const std::string kNewTask = std::string(EXAMPLES_DIR) + "/work_queues/new_task";
-const std::string kWorker = std::string(EXAMPLES_DIR) + "/work_queues/worker";
-
-// warrend with 100 ms heartbeats, so a killed worker is noticed within 300 ms.
-struct Warrend {
-  Process process{{kWarrend, "--endpoint", "tcp://127.0.0.1:*", "--heartbeat", "100", "--log-level", "warning"}};
-  std::string endpoint;
-  Warrend() {
-    auto line = process.wait_for_line("listening on");
-    if (line) endpoint = line->substr(line->find("tcp://"));
-  }
-};
+const std::string kNewTask = example("work_queues", "new_task");
+const std::string kWorker = example("work_queues", "worker");
 
 std::unique_ptr<Process> worker(const std::string& endpoint, const std::string& name, int dot_ms) {
   auto p = std::make_unique<Process>(
@@ -136,7 +125,7 @@ TEST(WorkQueues, WorkerCarriesOnAfterTheBrokerIsKilledAndRestarted) {
   std::unique_ptr<Process> again;
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
-    again = std::make_unique<Process>(std::vector<std::string>{kWarrend, "--endpoint", endpoint, "--heartbeat", "100",
+    again = std::make_unique<Process>(std::vector<std::string>{kWarrendPath, "--endpoint", endpoint, "--heartbeat", "100",
                                                                "--log-level", "warning"});
     if (again->wait_for_line("listening on")) break;
     again.reset();
