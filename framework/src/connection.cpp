@@ -317,7 +317,7 @@ bool ConnectionCore::recover_once_locked(Clock::time_point deadline) {
 }
 
 void ConnectionCore::recover_until_locked(Clock::time_point deadline) {
-  while (closed_ && !stop_requested_.load()) {
+  while (closed_ && !stop_requested_.load() && !has_posted_.load()) {
     auto now = Clock::now();
     if (now >= deadline) return;
     if (now >= next_recovery_) {
@@ -574,9 +574,32 @@ std::size_t ConnectionCore::dispatch_pending() {
   }
 }
 
+void ConnectionCore::post(std::function<void()> task) {
+  {
+    std::lock_guard<std::mutex> lk(posted_mu_);
+    posted_.push_back(std::move(task));
+    has_posted_.store(true);
+  }
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto r = ::write(wakeup_fd_, &one, sizeof one);
+}
+
+std::size_t ConnectionCore::run_posted() {
+  if (!has_posted_.load()) return 0;
+  std::deque<std::function<void()>> tasks;
+  {
+    std::lock_guard<std::mutex> lk(posted_mu_);
+    tasks.swap(posted_);
+    has_posted_.store(false);
+  }
+  for (auto& task : tasks) task();
+  return tasks.size();
+}
+
 bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::size_t* dispatched) {
   std::size_t total = 0;
   for (;;) {
+    total += run_posted();
     total += dispatch_pending();
     if (stop_requested_.exchange(false)) {
       if (dispatched) *dispatched = total;
@@ -589,7 +612,9 @@ bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::siz
       recover_until_locked(deadline);
       continue;
     }
-    wait_locked(deadline, [&] { return !pending_.empty() || stop_requested_.load() || closed_.has_value(); });
+    wait_locked(deadline, [&] {
+      return !pending_.empty() || stop_requested_.load() || has_posted_.load() || closed_.has_value();
+    });
     if (closed_ && !recoverable_locked()) throw_closed_locked();
   }
   if (dispatched) *dispatched = total;
@@ -697,6 +722,7 @@ void Connection::run_for(std::chrono::milliseconds duration) {
 }
 
 void Connection::stop() noexcept { core_->request_stop(); }
+void Connection::post(std::function<void()> task) { core_->post(std::move(task)); }
 void Connection::close() { core_->close(); }
 bool Connection::is_open() const { return core_->is_open(); }
 std::uint64_t Connection::recovery_count() const { return core_->recovery_count(); }

@@ -105,6 +105,7 @@ class ConnectionCore {
   // or, when `once`, until at least one callback ran.
   bool pump_events(Clock::time_point deadline, bool once, std::size_t* dispatched);
   void request_stop() noexcept;
+  void post(std::function<void()> task);
 
   void close() noexcept;
   bool is_open();
@@ -141,6 +142,7 @@ class ConnectionCore {
   void recover_until_locked(Clock::time_point deadline);
   ChannelState& usable_channel_locked(std::uint16_t ch);
   std::size_t dispatch_pending();
+  std::size_t run_posted();
   void heartbeat_loop(std::stop_token stop);
   void drain_wakeup() noexcept;
 
@@ -150,6 +152,9 @@ class ConnectionCore {
   zmq::socket_t socket_;
   int wakeup_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
+  std::mutex posted_mu_;  // guards posted_ only; never held with mu_
+  std::deque<std::function<void()>> posted_;
+  std::atomic<bool> has_posted_{false};
 
   std::chrono::milliseconds heartbeat_{0};
   std::uint64_t max_message_size_ = 0;

@@ -366,6 +366,9 @@ bool BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std
   published_.fetch_add(1, std::memory_order_relaxed);
   targets_.clear();
   if (!exchange) {  // the default exchange: the routing key names the queue
+    if (routing_key.starts_with(kReplyTo) && routing_key.size() > kReplyTo.size() &&
+        routing_key[kReplyTo.size()] == '.')
+      return deliver_reply(routing_key, properties, body);
     auto it = queues_.find(routing_key);
     if (it != queues_.end()) targets_.push_back(it->second.get());
   } else {
@@ -462,7 +465,36 @@ void BrokerCore::requeue(std::vector<Unacked> items) {
   }
 }
 
+std::string BrokerCore::open_reply_route(Session& s, ChannelSession& ch, std::string tag) {
+  ch.reply_consumer_tag = std::move(tag);
+  ch.reply_token = generate_name("");
+  reply_routes_[ch.reply_token] = ReplyRoute{&s, ch.number};
+  return std::string(kReplyTo) + "." + ch.reply_token;
+}
+
+void BrokerCore::close_reply_route(ChannelSession& ch) {
+  if (ch.reply_token.empty()) return;
+  reply_routes_.erase(ch.reply_token);
+  ch.reply_token.clear();
+  ch.reply_consumer_tag.clear();
+}
+
+bool BrokerCore::deliver_reply(std::string_view routing_key, std::string_view properties, zmq::message_t& body) {
+  auto it = reply_routes_.find(routing_key.substr(kReplyTo.size() + 1));
+  if (it == reply_routes_.end()) return false;  // the caller has gone
+  Session& s = *it->second.session;
+  auto ch = s.channels.find(it->second.channel);
+  if (ch == s.channels.end() || ch->second.closing) return false;
+  protocol::BasicDeliver d{ch->second.reply_consumer_tag, ch->second.next_delivery_tag++, false, "",
+                           std::string(routing_key)};
+  send(s, ch->second.number, d, properties, &body);
+  published_.fetch_add(1, std::memory_order_relaxed);
+  delivered_.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
 void BrokerCore::release_channel(Session&, ChannelSession& ch) {
+  close_reply_route(ch);
   auto consumers = std::move(ch.consumers);
   ch.consumers.clear();
   for (auto& [tag, c] : consumers) cancel_consumer(*c);

@@ -29,6 +29,17 @@ struct Refusal {
   std::string text;
 };
 
+// Direct reply-to (RabbitMQ's pseudo queue): a channel consumes it without
+// acks, its requests carry reply_to = kReplyTo, which the broker rewrites to
+// kReplyTo + "." + a token; a publish to that name goes straight back to the
+// channel, with no queue in between.
+inline constexpr std::string_view kReplyTo = "amq.rabbitmq.reply-to";
+
+struct ReplyRoute {
+  Session* session;
+  std::uint16_t channel;
+};
+
 struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -76,6 +87,10 @@ class BrokerCore {
   // Releases a channel's consumers and requeues its unacked messages.
   void release_channel(Session& s, ChannelSession& ch);
   void requeue(std::vector<Unacked> items);
+  // Direct reply-to: start / stop a channel's reply consumer; deliver a reply.
+  std::string open_reply_route(Session& s, ChannelSession& ch, std::string tag);
+  void close_reply_route(ChannelSession& ch);
+  bool deliver_reply(std::string_view routing_key, std::string_view properties, zmq::message_t& body);
   void close_connection(Session& s, ReplyCode code, const std::string& text);
   void finish_session(Session& s);
   std::string generate_name(std::string_view prefix);
@@ -108,6 +123,7 @@ class BrokerCore {
   StringMap<std::unique_ptr<Session>> sessions_;
   StringMap<std::shared_ptr<Queue>> queues_;
   StringMap<std::unique_ptr<Exchange>> exchanges_;
+  StringMap<ReplyRoute> reply_routes_;
   std::uint64_t route_epoch_ = 0;
   std::vector<Queue*> targets_;  // scratch for publish()
   std::unordered_set<Session*> blocked_;

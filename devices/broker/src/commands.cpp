@@ -323,8 +323,33 @@ void basic_qos(Context& c) {
   c.reply(BasicQosOk{});
 }
 
+// basic.consume of the pseudo queue amq.rabbitmq.reply-to.
+void consume_replies(Context& c, const BasicConsume& m) {
+  if (!m.no_ack) refuse(ReplyCode::kPreconditionFailed, "reply consumer cannot acknowledge");
+  if (!c.ch().reply_token.empty())
+    refuse(ReplyCode::kPreconditionFailed, "reply consumer already set on this channel");
+  std::string tag = m.consumer_tag.empty() ? c.broker.generate_name("amq.ctag-") : m.consumer_tag;
+  check_name("consumer tag", tag);
+  if (c.ch().consumers.contains(tag)) refuse(ReplyCode::kNotAllowed, "attempt to reuse consumer tag " + in_quotes(tag));
+  c.broker.open_reply_route(c.session, c.ch(), tag);
+  c.reply(BasicConsumeOk{tag});
+}
+
+// A request whose reply_to is the pseudo queue gets this channel's address.
+// Returns the rewritten properties, or nullopt when there is nothing to do.
+std::optional<std::string> rewrite_reply_to(Context& c, std::string_view raw) {
+  if (raw.find(kReplyTo) == std::string_view::npos) return std::nullopt;  // cheap pre-check
+  auto p = decode_properties(raw);
+  if (p.reply_to != kReplyTo) return std::nullopt;
+  if (c.ch().reply_token.empty())
+    refuse(ReplyCode::kPreconditionFailed, "fast reply consumer does not exist");
+  p.reply_to = std::string(kReplyTo) + "." + c.ch().reply_token;
+  return encode_properties(p);
+}
+
 void basic_consume(Context& c) {
   auto& m = c.method<BasicConsume>();
+  if (m.queue == kReplyTo) return consume_replies(c, m);
   check_name("queue", m.queue);
   auto q = usable_queue(c, m.queue);
   std::string tag = m.consumer_tag.empty() ? c.broker.generate_name("amq.ctag-") : m.consumer_tag;
@@ -349,6 +374,7 @@ void basic_consume(Context& c) {
 
 void basic_cancel(Context& c) {
   auto& m = c.method<BasicCancel>();
+  if (!m.consumer_tag.empty() && m.consumer_tag == c.ch().reply_consumer_tag) c.broker.close_reply_route(c.ch());
   auto it = c.ch().consumers.find(m.consumer_tag);
   if (it != c.ch().consumers.end()) {
     auto consumer = it->second;
@@ -372,11 +398,13 @@ void basic_publish(Context& c) {
       refuse(ReplyCode::kAccessRefused,
              "cannot publish to internal exchange " + in_quotes(m.exchange) + " in vhost '/'");
   }
-  if (c.broker.publish(x, m.routing_key, c.command.properties, *c.body) || !m.mandatory) return;
+  auto rewritten = rewrite_reply_to(c, c.command.properties);
+  std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
+  if (c.broker.publish(x, m.routing_key, properties, *c.body) || !m.mandatory) return;
   // Unroutable and mandatory: back to the publisher. The body is still ours.
   c.broker.send(c.session, c.command.channel,
                 BasicReturn{static_cast<std::uint16_t>(ReplyCode::kNoRoute), "NO_ROUTE", m.exchange, m.routing_key},
-                c.command.properties, c.body);
+                properties, c.body);
 }
 
 void basic_get(Context& c) {

@@ -44,6 +44,10 @@ struct ChannelSession {
   std::uint16_t prefetch_count = 0;   // for consumers started from now on
   std::uint16_t global_prefetch = 0;  // shared by the channel's consumers
   std::map<std::string, std::shared_ptr<Consumer>, std::less<>> consumers;
+  // Direct reply-to: the consumer of the pseudo queue amq.rabbitmq.reply-to
+  // and the token that addresses this channel (empty when none).
+  std::string reply_consumer_tag;
+  std::string reply_token;
 
   bool may_deliver(const Consumer& c) const {
     if (c.no_ack) return true;

@@ -22,6 +22,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -84,6 +85,10 @@ class Connection {
   void run_for(std::chrono::milliseconds duration);
   // Makes run()/run_for()/process_events() return soon. Async-signal-safe.
   void stop() noexcept;
+  // Runs `task` on the connection's thread, from within run() /
+  // process_events(), as soon as it gets there. Safe from any thread: the way
+  // other threads hand work (a publish, say) to the connection.
+  void post(std::function<void()> task);
 
   // Closes the connection (connection.close). Idempotent.
   void close();

@@ -7,4 +7,5 @@
 #include "warren/field_value.hpp"
 #include "warren/message.hpp"
 #include "warren/properties.hpp"
+#include "warren/rpc.hpp"
 #include "warren/version.hpp"
