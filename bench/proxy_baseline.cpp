@@ -1,0 +1,342 @@
+// zmq-proxy-baseline: the bare-ZeroMQ ceiling for warren-perf.
+//
+// Moves the same messages as `warren-perf -x 1 -y 1` with none of warren's
+// work (no codec, no queue, no acks), over tcp loopback, and prints the
+// result in warren-perf's format, so bench/run.sh can put the two side by
+// side:
+//
+//   proxy:  producer DEALER -> ROUTER [zmq::proxy] DEALER -> consumer DEALER
+//           the proxy in its own thread with its own ZeroMQ context (its own
+//           I/O thread), as warrend is a process of its own; the shape of a
+//           broker that does nothing but forward.
+//   direct: producer DEALER -> consumer ROUTER, no hop in between; for
+//           reference, what one ZeroMQ pipe carries.
+//
+// Each message is two frames, as in warren: a header frame (the bytes of a
+// real basic.publish header) and a body frame whose first 8 bytes carry the
+// send timestamp. Producer and consumer copy header and body into new
+// zmq::message_t's per message, as warren's client does, and use the same
+// high-water marks as warren (100000).
+#include <atomic>
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+#include <zmq.hpp>
+
+#include "perf_report.hpp"
+#include "warren/protocol.hpp"
+
+namespace po = boost::program_options;
+using warren::perf::Clock;
+
+namespace {
+
+constexpr int kHighWaterMark = 100000;  // as warren's client and broker sockets
+
+struct BaselineOptions {
+  std::string mode = "all";  // proxy, direct or all
+  std::size_t size = 100;
+  std::uint64_t count = 1000000;
+  double rate = 0;  // msg/s; 0: as fast as possible
+  double stall_timeout = 5;
+  bool json = false;
+};
+
+void tune(zmq::socket_t& s) {
+  s.set(zmq::sockopt::sndhwm, kHighWaterMark);
+  s.set(zmq::sockopt::rcvhwm, kHighWaterMark);
+  s.set(zmq::sockopt::linger, 0);
+}
+
+// A ROUTER/DEALER zmq::proxy on its own thread and context; stopped through
+// its control socket.
+class Proxy {
+ public:
+  Proxy()
+      : frontend_(context_, zmq::socket_type::router),
+        backend_(context_, zmq::socket_type::dealer) {
+    tune(frontend_);
+    tune(backend_);
+    frontend_.bind("tcp://127.0.0.1:*");
+    backend_.bind("tcp://127.0.0.1:*");
+    frontend_endpoint_ = frontend_.get(zmq::sockopt::last_endpoint);
+    backend_endpoint_ = backend_.get(zmq::sockopt::last_endpoint);
+    zmq::socket_t control(context_, zmq::socket_type::pair);
+    control.bind("inproc://proxy-control");
+    thread_ = std::thread([this, c = std::move(control)]() mutable {
+      zmq::proxy_steerable(frontend_, backend_, zmq::socket_ref(), c);
+    });
+  }
+  ~Proxy() {
+    zmq::socket_t control(context_, zmq::socket_type::pair);
+    control.connect("inproc://proxy-control");
+    control.send(zmq::str_buffer("TERMINATE"));
+    thread_.join();
+  }
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  const std::string& frontend() const { return frontend_endpoint_; }
+  const std::string& backend() const { return backend_endpoint_; }
+
+ private:
+  zmq::context_t context_{1};
+  zmq::socket_t frontend_;
+  zmq::socket_t backend_;
+  std::string frontend_endpoint_;
+  std::string backend_endpoint_;
+  std::thread thread_;
+};
+
+void wait_for(zmq::socket_t& socket, short events) {
+  zmq::pollitem_t item{socket.handle(), 0, events, 0};
+  zmq::poll(&item, 1, std::chrono::milliseconds(50));
+}
+
+struct Shared {
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> received{0};
+  std::atomic<bool> stop{false};
+  std::atomic<int> ready{0};  // producer and consumer have exchanged the warm-up message
+  std::atomic<bool> go{false};
+  Clock::time_point start;
+  Clock::time_point last_send;
+  Clock::time_point last_receive;
+  warren::perf::LatencyHistogram latency;
+
+  // Polls rather than blocks, so a run that never got going can be stopped.
+  bool arrive_and_wait_for_go() {
+    ready.fetch_add(1);
+    while (!go.load()) {
+      if (stop.load()) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+};
+
+// Sends one empty warm-up message (so the path is connected before the clock
+// starts), then `count` timed messages.
+void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
+  const std::string header =
+      warren::protocol::encode(1, warren::protocol::BasicPublish{"", "perf", false});
+  std::string body(o.size, '\0');
+  for (std::size_t i = warren::perf::kTimestampBytes; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  // Non-blocking, so a stalled run can still stop the producer. Once the
+  // first frame is queued the second one always is (ZeroMQ queues whole
+  // messages).
+  auto send = [&](zmq::message_t& h, zmq::message_t& b) {
+    while (!socket.send(h, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+      if (shared.stop.load()) return false;
+      wait_for(socket, ZMQ_POLLOUT);
+    }
+    socket.send(b, zmq::send_flags::none);
+    return true;
+  };
+  zmq::message_t warm_header(header.data(), header.size()), warm_body;
+  if (!send(warm_header, warm_body)) return;
+  if (!shared.arrive_and_wait_for_go()) return;
+  const auto start = shared.start;
+  for (std::uint64_t n = 0; n < o.count;) {
+    if (o.rate > 0) {  // pace as warren-perf --rate does
+      auto due = start + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(static_cast<double>(n) / o.rate));
+      if (Clock::now() < due) std::this_thread::sleep_until(due);
+    }
+    warren::perf::stamp(body.data(), warren::perf::now_ns());
+    zmq::message_t h(header.data(), header.size());
+    zmq::message_t b(body.data(), body.size());
+    if (!send(h, b)) break;
+    shared.sent.store(++n, std::memory_order_relaxed);
+  }
+  shared.last_send = Clock::now();
+}
+
+// Receives until `count` timed messages arrived or `stop`. The body is the
+// last frame of each message (a ROUTER or the proxy puts an identity first).
+void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
+  zmq::message_t part;
+  auto receive_one = [&](zmq::recv_flags flags) {
+    if (!socket.recv(part, flags)) return false;
+    while (part.more()) (void)socket.recv(part, zmq::recv_flags::none);
+    return true;
+  };
+  while (!receive_one(zmq::recv_flags::dontwait)) {  // the warm-up message
+    if (shared.stop.load()) return;
+    wait_for(socket, ZMQ_POLLIN);
+  }
+  if (!shared.arrive_and_wait_for_go()) return;
+  warren::perf::LatencyHistogram latency;
+  std::int64_t last = 0;
+  std::uint64_t n = 0;
+  while (n < o.count && !shared.stop.load(std::memory_order_relaxed)) {
+    if (!receive_one(zmq::recv_flags::dontwait)) {
+      wait_for(socket, ZMQ_POLLIN);
+      continue;
+    }
+    last = warren::perf::now_ns();
+    if (part.size() >= warren::perf::kTimestampBytes)
+      latency.record(last - warren::perf::read_stamp(part.data()));
+    shared.received.store(++n, std::memory_order_relaxed);
+  }
+  if (last) shared.last_receive = Clock::time_point{std::chrono::nanoseconds(last)};
+  shared.latency = latency;
+}
+
+warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o) {
+  warren::perf::Summary summary;
+  summary.tool = "zmq-proxy-baseline";
+  summary.scenario = "zmq-" + mode;
+  summary.size = o.size;
+
+  zmq::context_t context(1);  // the clients' context, as warren::default_context()
+  zmq::socket_t producer_socket(context, zmq::socket_type::dealer);
+  std::optional<Proxy> proxy;
+  std::optional<zmq::socket_t> consumer_socket;
+  tune(producer_socket);
+  if (mode == "proxy") {
+    proxy.emplace();
+    consumer_socket.emplace(context, zmq::socket_type::dealer);
+    tune(*consumer_socket);
+    consumer_socket->connect(proxy->backend());
+    producer_socket.connect(proxy->frontend());
+    summary.endpoint = proxy->frontend();
+  } else {
+    consumer_socket.emplace(context, zmq::socket_type::router);
+    tune(*consumer_socket);
+    consumer_socket->bind("tcp://127.0.0.1:*");
+    summary.endpoint = consumer_socket->get(zmq::sockopt::last_endpoint);
+    producer_socket.connect(summary.endpoint);
+  }
+
+  Shared shared;
+  std::jthread consumer([&] { consume(*consumer_socket, o, shared); });
+  std::jthread producer([&] { produce(producer_socket, o, shared); });
+  auto setup_deadline = Clock::now() + std::chrono::duration<double>(o.stall_timeout);
+  while (shared.ready.load() < 2) {
+    if (Clock::now() >= setup_deadline) {
+      shared.stop.store(true);
+      throw std::runtime_error("producer and consumer did not connect in time");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  shared.start = Clock::now();
+  shared.go.store(true);
+
+  std::FILE* live = o.json ? stderr : stdout;
+  warren::perf::RateMeter meter(shared.start);
+  std::uint64_t last_total = 0;
+  auto last_progress = shared.start;
+  summary.end_reason = "complete";
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto now = Clock::now();
+    auto sent = shared.sent.load();
+    auto received = shared.received.load();
+    warren::perf::Sample sample;
+    if (meter.tick(now, sent, received, sample)) {
+      summary.samples.push_back(sample);
+      warren::perf::print_live(live, sample);
+    }
+    if (received >= o.count) break;
+    if (sent + received != last_total) {
+      last_total = sent + received;
+      last_progress = now;
+    } else if (now - last_progress >= std::chrono::duration<double>(o.stall_timeout)) {
+      summary.end_reason = "stalled";
+      break;
+    }
+  }
+  shared.stop.store(true);
+  producer.join();
+  consumer.join();
+
+  auto seconds = [&](Clock::time_point t) {
+    return t > shared.start ? std::chrono::duration<double>(t - shared.start).count() : 0.0;
+  };
+  summary.sent = shared.sent.load();
+  summary.received = shared.received.load();
+  summary.send_seconds = seconds(shared.last_send);
+  summary.receive_seconds = seconds(shared.last_receive);
+  summary.latency = shared.latency;
+  return summary;
+}
+
+std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
+  BaselineOptions o;
+  po::options_description desc(
+      "zmq-proxy-baseline: the bare-ZeroMQ ceiling for warren-perf (1 producer, 1 consumer)\n\n"
+      "Options");
+  // clang-format off
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("mode,m", po::value(&o.mode)->default_value(o.mode),
+       "proxy (DEALER->ROUTER/DEALER proxy->DEALER), direct (DEALER->ROUTER) or all")
+      ("size,s", po::value(&o.size)->default_value(o.size), "message body size in bytes (>= 8)")
+      ("count,C", po::value(&o.count)->default_value(o.count), "messages to move")
+      ("rate,r", po::value(&o.rate)->default_value(o.rate),
+       "publish rate limit in msg/s (0: unlimited)")
+      ("stall-timeout", po::value(&o.stall_timeout)->default_value(o.stall_timeout),
+       "give up when no message moved for this many seconds")
+      ("json", po::bool_switch(&o.json),
+       "print each summary as one JSON line (live lines to stderr)");
+  // clang-format on
+  po::variables_map vm;
+  auto usage_error = [&](const std::string& text) {
+    std::cerr << "zmq-proxy-baseline: " << text << "\n" << desc << "\n";
+    exit_code = 2;
+    return std::nullopt;
+  };
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(e.what());
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    exit_code = 0;
+    return std::nullopt;
+  }
+  if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all")
+    return usage_error("--mode is proxy, direct or all");
+  if (o.size < warren::perf::kTimestampBytes) return usage_error("--size must be at least 8");
+  if (o.count == 0) return usage_error("--count must be positive");
+  if (o.stall_timeout <= 0) return usage_error("--stall-timeout must be positive");
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  auto parsed = parse(argc, argv, exit_code);
+  if (!parsed) return exit_code;
+  const BaselineOptions& o = *parsed;
+  std::vector<std::string> modes;
+  if (o.mode == "all")
+    modes = {"proxy", "direct"};
+  else
+    modes = {o.mode};
+  int status = 0;
+  for (const auto& mode : modes) {
+    try {
+      auto summary = run_mode(mode, o);
+      if (o.json)
+        warren::perf::print_json(stdout, summary);
+      else
+        warren::perf::print_text(stdout, summary);
+      if (!summary.ok()) status = 1;
+    } catch (const std::exception& e) {
+      std::cerr << "zmq-proxy-baseline: " << mode << ": " << e.what() << "\n";
+      status = 1;
+    }
+  }
+  return status;
+}

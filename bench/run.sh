@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# bench/run.sh: warren against the bare-ZeroMQ ceiling, in one go.
+#
+# Starts warrend on a free loopback port, runs warren-perf (1 producer,
+# 1 consumer, auto-ack) and zmq-proxy-baseline with the same size and count,
+# stops warrend, and prints a table with both figures and their ratio.
+#
+# usage: bench/run.sh [--full] [BUILD_DIR]
+#   BUILD_DIR  where the build is (default: ./build next to bench/); needs the
+#              targets warrend, warren-perf and zmq-proxy-baseline
+#   --full     also manual ack (prefetch 100), 1 KiB and 16 KiB bodies
+# environment: COUNT (default 1000000 messages), SIZE (default 100 bytes)
+#
+# Every process it starts is stopped on exit, also on Ctrl-C or an error.
+set -euo pipefail
+
+full=0
+build=""
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=1 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) build=$arg ;;
+  esac
+done
+here=$(cd "$(dirname "$0")" && pwd)
+build=${build:-${BUILD_DIR:-$here/../build}}
+count=${COUNT:-1000000}
+size=${SIZE:-100}
+
+warrend=$build/devices/broker/warrend
+perf=$build/tools/warren-perf
+baseline=$build/bench/zmq-proxy-baseline
+die() { echo "run.sh: $*" >&2; exit 1; }
+for exe in "$warrend" "$perf" "$baseline"; do
+  if [[ ! -x $exe ]]; then
+    echo "run.sh: $exe not built (make warrend warren-perf zmq-proxy-baseline)" >&2
+    exit 2
+  fi
+done
+
+tmp=$(mktemp -d)
+pids=()
+# shellcheck disable=SC2317  # invoked by the trap
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# warrend picks the port (tcp://127.0.0.1:*) and prints the endpoint it bound.
+"$warrend" --endpoint 'tcp://127.0.0.1:*' --log-level warning \
+  >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
+warrend_pid=$!
+pids+=("$warrend_pid")
+endpoint=""
+for _ in $(seq 100); do
+  endpoint=$(sed -n 's/.* listening on \(tcp:[^ ]*\).*/\1/p' "$tmp/warrend.out")
+  [[ -n $endpoint ]] && break
+  kill -0 "$warrend_pid" 2>/dev/null || die "warrend exited: $(cat "$tmp/warrend.err")"
+  sleep 0.1
+done
+[[ -n $endpoint ]] || die "warrend did not start within 10 s"
+
+# json KEY < line: the number stored under KEY in one JSON line.
+json() { sed -n 's/.*"'"$1"'":\([0-9.]*\).*/\1/p'; }
+
+status=0
+rows=()
+# row NAME SIZE ACK JSON-LINE [PROXY-RATE]
+row() {
+  local name=$1 sz=$2 ack=$3 line=$4 ref=${5:-}
+  local rate mbs p50 p99 lost ratio="-"
+  rate=$(json rate <<<"$line"); mbs=$(json mb_per_s <<<"$line")
+  p50=$(json p50 <<<"$line"); p99=$(json p99 <<<"$line"); lost=$(json lost <<<"$line")
+  [[ -n $ref ]] &&
+    ratio=$(awk -v a="$rate" -v b="$ref" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  rows+=("$(printf '%-16s %7s %-14s %10.0f %9.2f %10.0f %10.0f %6s %5s' \
+    "$name" "$sz" "$ack" "$rate" "$mbs" "$p50" "$p99" "$lost" "$ratio")")
+}
+
+# run_tool OUT ERR COMMAND...: runs COMMAND in the background, so that a
+# signal reaches the trap at once and cleanup can stop it, and waits for it.
+run_tool() {
+  local out=$1 err=$2 pid rc=0
+  shift 2
+  "$@" >"$out" 2>"$err" &
+  pid=$!
+  pids+=("$pid")
+  wait "$pid" || rc=$?
+  pids=("$warrend_pid")  # it has exited: never signal its (reusable) pid
+  return "$rc"
+}
+
+# scenario SIZE COUNT ACK-LABEL [warren-perf flags...]
+scenario() {
+  local sz=$1 n=$2 ack=$3
+  shift 3
+  echo "== $sz B x $n, $ack" >&2
+  local base proxy direct warren proxy_rate
+  run_tool "$tmp/base.json" "$tmp/base.err" \
+    "$baseline" --mode all --size "$sz" --count "$n" --json || status=1
+  base=$(cat "$tmp/base.json")
+  proxy=$(grep '"zmq-proxy"' <<<"$base" || true)
+  direct=$(grep '"zmq-direct"' <<<"$base" || true)
+  run_tool "$tmp/perf.json" "$tmp/perf.err" \
+    "$perf" --endpoint "$endpoint" --producers 1 --consumers 1 --size "$sz" --count "$n" \
+    --json "$@" || { status=1; cat "$tmp/perf.err" >&2; }
+  warren=$(cat "$tmp/perf.json")
+  kill -0 "$warrend_pid" 2>/dev/null || die "warrend died: $(cat "$tmp/warrend.err")"
+  proxy_rate=$(json rate <<<"$proxy")
+  [[ -n $warren ]] && row warren "$sz" "$ack" "$warren" "$proxy_rate"
+  [[ -n $proxy ]] && row zmq-proxy "$sz" auto "$proxy" "$proxy_rate"
+  [[ -n $direct ]] && row zmq-direct "$sz" auto "$direct" "$proxy_rate"
+  return 0
+}
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "machine: $(nproc) cores, $cpu, load $load; warrend on $endpoint" >&2
+scenario "$size" "$count" auto
+if ((full)); then
+  scenario "$size" "$count" "manual/pf100" --manual-ack --prefetch 100
+  scenario 1024 "$count" auto
+  scenario 16384 $((count / 10)) auto
+fi
+
+printf '\n%-16s %7s %-14s %10s %9s %10s %10s %6s %5s\n' \
+  scenario size ack msg/s MB/s "p50 us" "p99 us" lost ratio
+printf '%s\n' "${rows[@]}"
+echo "(ratio: msg/s over zmq-proxy msg/s at the same size; latency is publish to deliver)"
+exit "$status"

@@ -1,0 +1,269 @@
+// Shared by warren-perf (tools/) and zmq-proxy-baseline (bench/): a latency
+// histogram and the report printers, so both tools print their live lines and
+// summaries in exactly the same format and bench/run.sh can compare them.
+//
+// Units: rates in messages per second; MB/s counts payload bytes only, with
+// 1 MB = 10^6 bytes; latencies are measured in nanoseconds and printed in
+// microseconds.
+//
+// Thread rules: a LatencyHistogram belongs to one thread; merge() histograms
+// after their threads have finished.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace warren::perf {
+
+using Clock = std::chrono::steady_clock;
+
+// The send timestamp a producer writes into the first 8 bytes of each body:
+// steady_clock nanoseconds, comparable between threads and processes of one
+// machine (CLOCK_MONOTONIC).
+inline constexpr std::size_t kTimestampBytes = sizeof(std::int64_t);
+
+inline std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// REQUIRES: body holds at least kTimestampBytes bytes.
+inline void stamp(char* body, std::int64_t ns) { std::memcpy(body, &ns, sizeof ns); }
+inline std::int64_t read_stamp(const void* body) {
+  std::int64_t ns;
+  std::memcpy(&ns, body, sizeof ns);
+  return ns;
+}
+
+// A log-linear histogram of non-negative values (HdrHistogram's layout with
+// 32 sub-buckets per power of two): constant memory, O(1) record, and any
+// percentile within about 3 % of the exact value.
+class LatencyHistogram {
+ public:
+  void record(std::int64_t value) {
+    auto v = static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
+    ++counts_[index_of(v)];
+    ++count_;
+    min_ = std::min(min_, v);
+    max_ = std::max(max_, v);
+  }
+
+  void merge(const LatencyHistogram& other) {
+    for (std::size_t i = 0; i < kBuckets; ++i) counts_[i] += other.counts_[i];
+    count_ += other.count_;
+    min_ = std::min(min_, other.min_);
+    max_ = std::max(max_, other.max_);
+  }
+
+  std::uint64_t count() const { return count_; }
+  std::uint64_t min() const { return count_ ? min_ : 0; }
+  std::uint64_t max() const { return max_; }
+
+  // The value at quantile q in [0, 1]; 0 when nothing was recorded.
+  std::uint64_t percentile(double q) const {
+    if (count_ == 0) return 0;
+    auto rank = static_cast<std::uint64_t>(std::ceil(q * static_cast<double>(count_)));
+    rank = std::clamp<std::uint64_t>(rank, 1, count_);
+    std::uint64_t seen = 0;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      seen += counts_[i];
+      if (seen >= rank) return std::clamp(value_of(i), min_, max_);
+    }
+    return max_;
+  }
+
+ private:
+  static constexpr int kSubBits = 5;
+  static constexpr std::uint64_t kSub = 1u << kSubBits;  // 32
+  static constexpr std::uint64_t kLinear = 2 * kSub;     // values below are exact
+  static constexpr std::size_t kBuckets = kLinear + (64 - (kSubBits + 1)) * kSub;
+
+  static std::size_t index_of(std::uint64_t v) {
+    if (v < kLinear) return v;
+    int exponent = std::bit_width(v) - 1;  // >= kSubBits + 1
+    int shift = exponent - kSubBits;
+    auto mantissa = (v >> shift) - kSub;  // 0 .. kSub-1
+    return kLinear + static_cast<std::size_t>(exponent - (kSubBits + 1)) * kSub + mantissa;
+  }
+  // The midpoint of bucket i.
+  static std::uint64_t value_of(std::size_t i) {
+    if (i < kLinear) return i;
+    std::size_t j = i - kLinear;
+    int shift = static_cast<int>(j / kSub) + 1;
+    std::uint64_t mantissa = j % kSub + kSub;
+    return (mantissa << shift) + ((std::uint64_t{1} << shift) >> 1);
+  }
+
+  std::array<std::uint64_t, kBuckets> counts_{};
+  std::uint64_t count_ = 0;
+  std::uint64_t min_ = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t max_ = 0;
+};
+
+// One second of a run, for the live line and the JSON time series.
+struct Sample {
+  double time_s = 0;
+  double sent_rate = 0;
+  double received_rate = 0;
+};
+
+// Everything a run reports.
+struct Summary {
+  std::string tool;      // "warren-perf", "zmq-proxy-baseline"
+  std::string scenario;  // "warren", "zmq-proxy", "zmq-direct"
+  std::string endpoint;
+  int producers = 1;
+  int consumers = 1;
+  std::size_t size = 0;
+  std::string ack = "auto";  // "auto" or "manual"
+  unsigned prefetch = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  double send_seconds = 0;     // start to the last publish
+  double receive_seconds = 0;  // start to the last delivery
+  LatencyHistogram latency;    // publish-to-deliver, ns
+  std::vector<Sample> samples;
+  std::vector<std::string> errors;
+  std::string end_reason;  // "complete", "stalled", "interrupted", "error", "time"
+
+  bool checks_loss() const { return producers > 0 && consumers > 0; }
+  std::uint64_t lost() const { return checks_loss() && sent > received ? sent - received : 0; }
+  double send_rate() const {
+    return send_seconds > 0 ? static_cast<double>(sent) / send_seconds : 0;
+  }
+  double receive_rate() const {
+    return receive_seconds > 0 ? static_cast<double>(received) / receive_seconds : 0;
+  }
+  // The throughput of the run: what consumers got, or what producers sent
+  // when there are no consumers.
+  double rate() const { return consumers > 0 ? receive_rate() : send_rate(); }
+  double megabytes_per_second() const { return rate() * static_cast<double>(size) / 1e6; }
+  bool ok() const { return errors.empty() && lost() == 0; }
+};
+
+inline std::string json_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+inline double to_us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+// "time 3.0 s | sent 301234 msg/s | received 300012 msg/s"
+inline void print_live(std::FILE* out, const Sample& s) {
+  std::fprintf(out, "time %5.1f s | sent %9.0f msg/s | received %9.0f msg/s\n", s.time_s,
+               s.sent_rate, s.received_rate);
+  std::fflush(out);
+}
+
+inline void print_text(std::FILE* out, const Summary& s) {
+  std::fprintf(out, "summary: %s, %dp/%dc, %zu B, %s-ack", s.scenario.c_str(), s.producers,
+               s.consumers, s.size, s.ack.c_str());
+  if (s.ack == "manual") std::fprintf(out, " (prefetch %u)", s.prefetch);
+  std::fprintf(out, ", %s, end: %s\n", s.endpoint.c_str(), s.end_reason.c_str());
+  std::fprintf(out, "  sent      %10llu msg in %7.3f s = %10.0f msg/s\n",
+               static_cast<unsigned long long>(s.sent), s.send_seconds, s.send_rate());
+  std::fprintf(out, "  received  %10llu msg in %7.3f s = %10.0f msg/s\n",
+               static_cast<unsigned long long>(s.received), s.receive_seconds, s.receive_rate());
+  std::fprintf(out, "  throughput %.0f msg/s, %.2f MB/s\n", s.rate(), s.megabytes_per_second());
+  const auto& h = s.latency;
+  if (h.count() > 0)
+    std::fprintf(out,
+                 "  latency   min %.1f us, p50 %.1f us, p95 %.1f us, p99 %.1f us, max %.1f us"
+                 " (publish to deliver)\n",
+                 to_us(h.min()), to_us(h.percentile(0.50)), to_us(h.percentile(0.95)),
+                 to_us(h.percentile(0.99)), to_us(h.max()));
+  if (s.checks_loss())
+    std::fprintf(out, "  lost      %llu\n", static_cast<unsigned long long>(s.lost()));
+  for (const auto& e : s.errors) std::fprintf(out, "  error     %s\n", e.c_str());
+  std::fflush(out);
+}
+
+// One line of JSON (JSON Lines), stable keys: bench/run.sh reads them.
+inline void print_json(std::FILE* out, const Summary& s) {
+  const auto& h = s.latency;
+  std::fprintf(out,
+               "{\"tool\":\"%s\",\"scenario\":\"%s\",\"endpoint\":\"%s\",\"producers\":%d,"
+               "\"consumers\":%d,\"size\":%zu,\"ack\":\"%s\",\"prefetch\":%u,\"sent\":%llu,"
+               "\"received\":%llu,\"lost\":%llu,\"send_seconds\":%.6f,\"receive_seconds\":%.6f,"
+               "\"send_rate\":%.1f,\"receive_rate\":%.1f,\"rate\":%.1f,\"mb_per_s\":%.3f,"
+               "\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"p50\":%.1f,\"p95\":%.1f,"
+               "\"p99\":%.1f,\"max\":%.1f},\"end\":\"%s\",\"samples\":[",
+               json_escape(s.tool).c_str(), json_escape(s.scenario).c_str(),
+               json_escape(s.endpoint).c_str(), s.producers, s.consumers, s.size,
+               json_escape(s.ack).c_str(), s.prefetch, static_cast<unsigned long long>(s.sent),
+               static_cast<unsigned long long>(s.received),
+               static_cast<unsigned long long>(s.lost()), s.send_seconds, s.receive_seconds,
+               s.send_rate(), s.receive_rate(), s.rate(), s.megabytes_per_second(),
+               static_cast<unsigned long long>(h.count()), to_us(h.min()),
+               to_us(h.percentile(0.50)), to_us(h.percentile(0.95)), to_us(h.percentile(0.99)),
+               to_us(h.max()), json_escape(s.end_reason).c_str());
+  for (std::size_t i = 0; i < s.samples.size(); ++i)
+    std::fprintf(out, "%s[%.1f,%.0f,%.0f]", i ? "," : "", s.samples[i].time_s,
+                 s.samples[i].sent_rate, s.samples[i].received_rate);
+  std::fprintf(out, "],\"errors\":[");
+  for (std::size_t i = 0; i < s.errors.size(); ++i)
+    std::fprintf(out, "%s\"%s\"", i ? "," : "", json_escape(s.errors[i]).c_str());
+  std::fprintf(out, "]}\n");
+  std::fflush(out);
+}
+
+// Feeds the once-a-second live line from running totals.
+class RateMeter {
+ public:
+  explicit RateMeter(Clock::time_point start) : start_(start), last_time_(start) {}
+
+  // Call often; returns true (and fills `sample`) when a second has passed.
+  bool tick(Clock::time_point now, std::uint64_t sent, std::uint64_t received, Sample& sample) {
+    if (now - last_time_ < std::chrono::seconds(1)) return false;
+    double dt = std::chrono::duration<double>(now - last_time_).count();
+    sample.time_s = std::chrono::duration<double>(now - start_).count();
+    sample.sent_rate = static_cast<double>(sent - last_sent_) / dt;
+    sample.received_rate = static_cast<double>(received - last_received_) / dt;
+    last_time_ = now;
+    last_sent_ = sent;
+    last_received_ = received;
+    return true;
+  }
+
+ private:
+  Clock::time_point start_;
+  Clock::time_point last_time_;
+  std::uint64_t last_sent_ = 0;
+  std::uint64_t last_received_ = 0;
+};
+
+}  // namespace warren::perf
