@@ -555,6 +555,12 @@ void execute(BrokerCore& broker, Session& session, Command& command, zmq::messag
     return;
   }
   ChannelSession* channel = nullptr;
+  if (op == Opcode::kChannelOpen) {
+    // Like any command on a channel the broker is closing: discarded until
+    // channel.close_ok (docs/protocol.md, Errors).
+    auto it = session.channels.find(command.channel);
+    if (it != session.channels.end() && it->second.closing) return;
+  }
   if (entry.scope == Scope::kConnection) {
     if (command.channel != 0 && op != Opcode::kChannelOpen) {
       broker.close_connection(session, ReplyCode::kChannelError,
