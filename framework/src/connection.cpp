@@ -114,7 +114,7 @@ void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& metho
     fail_locked(ReplyCode::kConnectionForced, std::string("socket error: ") + e.what(), false, true);
     throw_closed_locked();
   }
-  last_send_ = Clock::now();
+  last_send_ = coarse_now();
 }
 
 void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function<bool()>& done) {
@@ -153,7 +153,7 @@ void ConnectionCore::read_available_locked() {
   while (!close_ok_received_) {
     zmq::message_t header;
     if (!socket_.recv(header, zmq::recv_flags::dontwait)) return;
-    last_recv_ = Clock::now();
+    last_recv_ = coarse_now();
     zmq::message_t body;
     std::size_t frames = 1;
     for (bool more = header.more(); more; ++frames) {

@@ -6,6 +6,8 @@
 // outside the library (busy in user code).
 #pragma once
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +31,14 @@
 namespace warren::detail {
 
 using Clock = std::chrono::steady_clock;
+
+// steady_clock's time, read from the coarse clock (a few ms behind, a
+// fraction of the cost): enough for heartbeat bookkeeping on every frame.
+inline Clock::time_point coarse_now() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
 
 // One received command with its properties and body, as it came off the wire.
 struct Incoming {

@@ -94,6 +94,7 @@ void BrokerCore::loop() {
   auto next_sweep = Clock::now();
   while (!stop_requested_.load()) {
     auto now = Clock::now();
+    now_ = now;
     if (now >= next_sweep) {
       sweep_heartbeats(now);
       reap();
@@ -113,7 +114,10 @@ void BrokerCore::loop() {
       return;
     }
     if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
-    if (items[0].revents & ZMQ_POLLIN) receive_batch();
+    if (items[0].revents & ZMQ_POLLIN) {
+      now_ = Clock::now();
+      receive_batch();
+    }
     if (!blocked_.empty()) flush_blocked();
     reap();
   }
@@ -142,7 +146,7 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
   auto it = sessions_.find(identity);
   Session* session = it == sessions_.end() ? nullptr : it->second.get();
   if (session) {
-    session->last_recv = Clock::now();
+    session->last_recv = now_;  // the loop turn's time: no clock read per command
     if (session->closing) {  // discard all but the answer to our close
       if (frames >= 1) {
         try {
@@ -212,7 +216,7 @@ bool BrokerCore::try_send(Session& s, std::vector<zmq::message_t>& frames) {
   }
   for (std::size_t i = 0; i < frames.size(); ++i)
     router_.send(frames[i], i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  s.last_send = Clock::now();
+  s.last_send = now_;
   return true;
 }
 
@@ -221,17 +225,30 @@ void BrokerCore::send(Session& s, std::uint16_t channel, const protocol::Method&
   if (s.dead) return;
   encode_buffer_.clear();
   protocol::encode_to(encode_buffer_, channel, method, properties);
+  zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
+  zmq::message_t content;
+  if (body) content.copy(*body);  // shares the buffer: no copy of the body
+  if (!s.blocked()) {
+    // The common case: straight out, no outbox entry built.
+    zmq::message_t identity(s.identity().data(), s.identity().size());
+    try {
+      if (router_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+        router_.send(header, body ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        if (body) router_.send(content, zmq::send_flags::none);
+        s.last_send = now_;
+        return;
+      }
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EHOSTUNREACH) throw;
+      s.dead = true;  // the peer is gone
+      return;
+    }
+  }
   std::vector<zmq::message_t> frames;
-  frames.reserve(2);
-  frames.emplace_back(encode_buffer_.data(), encode_buffer_.size());
-  if (body) {
-    frames.emplace_back();
-    frames.back().copy(*body);  // shares the buffer: no copy of the body
-  }
-  if (s.blocked() || !try_send(s, frames)) {
-    s.outbox.push_back(std::move(frames));
-    blocked_.insert(&s);
-  }
+  frames.push_back(std::move(header));
+  if (body) frames.push_back(std::move(content));
+  s.outbox.push_back(std::move(frames));
+  blocked_.insert(&s);
 }
 
 void BrokerCore::flush_blocked() {

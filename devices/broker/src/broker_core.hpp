@@ -125,6 +125,7 @@ class BrokerCore {
   StringMap<std::unique_ptr<Exchange>> exchanges_;
   StringMap<ReplyRoute> reply_routes_;
   std::uint64_t route_epoch_ = 0;
+  Clock::time_point now_ = Clock::now();  // read once per loop turn
   std::vector<Queue*> targets_;  // scratch for publish()
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
