@@ -442,7 +442,7 @@ std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Que
                                          std::shared_ptr<Consumer> consumer) {
   std::uint64_t tag = ch.next_delivery_tag++;
   if (consumer) ++consumer->unacked;
-  ch.unacked.emplace(tag, Unacked{std::move(q), std::move(entry), std::move(consumer)});
+  ch.unacked.push(tag, Unacked{std::move(q), std::move(entry), std::move(consumer)});
   return tag;
 }
 
@@ -454,8 +454,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   if (c.no_ack) {
     d.delivery_tag = ch.next_delivery_tag++;
   } else {
-    auto self = ch.consumers.find(c.tag)->second;
-    d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), self);
+    d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), c.shared_from_this());
   }
   send(*c.session, ch.number, d, m.properties, &m.body);
   delivered_.fetch_add(1, std::memory_order_relaxed);
@@ -517,8 +516,10 @@ void BrokerCore::release_channel(Session&, ChannelSession& ch) {
   for (auto& [tag, c] : consumers) cancel_consumer(*c);
   std::vector<Unacked> items;
   items.reserve(ch.unacked.size());
-  for (auto& [tag, u] : ch.unacked) items.push_back(std::move(u));
-  ch.unacked.clear();
+  ch.unacked.take(0, true, [&](Unacked&& u) {
+    if (u.consumer) --u.consumer->unacked;
+    items.push_back(std::move(u));
+  });
   requeue(std::move(items));
 }
 

@@ -433,21 +433,13 @@ void basic_get(Context& c) {
 // names off the channel's unacked list. tag 0 with multiple means all.
 std::vector<Unacked> take_unacked(Context& c, std::uint64_t tag, bool multiple) {
   auto& unacked = c.ch().unacked;
+  if (!(multiple && tag == 0) && !unacked.contains(tag))
+    refuse(ReplyCode::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag));
   std::vector<Unacked> taken;
-  auto settle = [&](std::map<std::uint64_t, Unacked>::iterator it) {
-    if (it->second.consumer) --it->second.consumer->unacked;
-    taken.push_back(std::move(it->second));
-    return unacked.erase(it);
-  };
-  if (multiple) {
-    if (tag != 0 && !unacked.contains(tag)) refuse(ReplyCode::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag));
-    auto end = tag == 0 ? unacked.end() : unacked.upper_bound(tag);
-    for (auto it = unacked.begin(); it != end;) it = settle(it);
-  } else {
-    auto it = unacked.find(tag);
-    if (it == unacked.end()) refuse(ReplyCode::kPreconditionFailed, "unknown delivery tag " + std::to_string(tag));
-    settle(it);
-  }
+  unacked.take(tag, multiple, [&](Unacked&& u) {
+    if (u.consumer) --u.consumer->unacked;
+    taken.push_back(std::move(u));
+  });
   return taken;
 }
 

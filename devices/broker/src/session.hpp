@@ -1,6 +1,7 @@
 // Session: the broker's view of one client connection and its channels.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -17,7 +18,7 @@ namespace warren::detail {
 
 using Clock = std::chrono::steady_clock;
 
-struct Consumer {
+struct Consumer : std::enable_shared_from_this<Consumer> {
   std::string tag;
   std::shared_ptr<Queue> queue;
   Session* session = nullptr;
@@ -36,11 +37,64 @@ struct Unacked {
   std::shared_ptr<Consumer> consumer;  // null for basic.get
 };
 
+// A channel's deliveries awaiting settlement, in delivery-tag order. Tags
+// only grow, so this is a deque with tombstones for out-of-order acks: a
+// delivery or an in-order ack is O(1), any ack at most O(log n).
+class UnackedList {
+ public:
+  void push(std::uint64_t tag, Unacked u) {
+    slots_.push_back(Slot{tag, true, std::move(u)});
+    ++live_;
+  }
+  std::size_t size() const { return live_; }
+  bool contains(std::uint64_t tag) const { return find(tag) != slots_.end(); }
+  // Calls f(Unacked&&) for the delivery `tag` (and, with `through`, every
+  // earlier one) and drops them. REQUIRES: contains(tag), unless through && tag == 0 (all).
+  template <class F>
+  void take(std::uint64_t tag, bool through, F&& f) {
+    if (through) {
+      for (auto& slot : slots_) {
+        if (tag != 0 && slot.tag > tag) break;
+        settle(slot, f);
+      }
+    } else {
+      settle(*find(tag), f);
+    }
+    while (!slots_.empty() && !slots_.front().live) slots_.pop_front();
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t tag;
+    bool live;
+    Unacked unacked;
+  };
+  template <class F>
+  void settle(Slot& slot, F& f) {
+    if (!slot.live) return;
+    slot.live = false;
+    --live_;
+    f(std::move(slot.unacked));
+    slot.unacked = Unacked{};
+  }
+  std::deque<Slot>::iterator find(std::uint64_t tag) {
+    auto it = std::lower_bound(slots_.begin(), slots_.end(), tag,
+                               [](const Slot& s, std::uint64_t t) { return s.tag < t; });
+    return it != slots_.end() && it->tag == tag && it->live ? it : slots_.end();
+  }
+  std::deque<Slot>::const_iterator find(std::uint64_t tag) const {
+    return const_cast<UnackedList*>(this)->find(tag);
+  }
+
+  std::deque<Slot> slots_;
+  std::size_t live_ = 0;
+};
+
 struct ChannelSession {
   std::uint16_t number = 0;
   bool closing = false;  // sent channel.close, awaiting close_ok
   std::uint64_t next_delivery_tag = 1;
-  std::map<std::uint64_t, Unacked> unacked;
+  UnackedList unacked;
   std::uint16_t prefetch_count = 0;   // for consumers started from now on
   std::uint16_t global_prefetch = 0;  // shared by the channel's consumers
   std::map<std::string, std::shared_ptr<Consumer>, std::less<>> consumers;
