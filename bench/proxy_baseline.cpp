@@ -288,22 +288,14 @@ std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
        "print each summary as one JSON line (live lines to stderr)");
   // clang-format on
   po::variables_map vm;
+  if (auto code = warren::perf::parse_command_line("zmq-proxy-baseline", argc, argv, desc, vm)) {
+    exit_code = *code;
+    return std::nullopt;
+  }
   auto usage_error = [&](const std::string& text) {
-    std::cerr << "zmq-proxy-baseline: " << text << "\n" << desc << "\n";
-    exit_code = 2;
+    exit_code = warren::perf::usage_error("zmq-proxy-baseline", text, desc);
     return std::nullopt;
   };
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    exit_code = 0;
-    return std::nullopt;
-  }
   if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all")
     return usage_error("--mode is proxy, direct or all");
   if (o.size < warren::perf::kTimestampBytes) return usage_error("--size must be at least 8");

@@ -21,9 +21,39 @@
 #include <limits>
 #include <string>
 #include <string_view>
+#include <iostream>
+#include <optional>
 #include <vector>
 
+#include <boost/program_options.hpp>
+
 namespace warren::perf {
+
+// Prints `text` and the usage to stderr; returns the exit status for usage errors.
+inline int usage_error(const char* program, const std::string& text,
+                       const boost::program_options::options_description& desc) {
+  std::cerr << program << ": " << text << "\n" << desc << "\n";
+  return 2;
+}
+
+// Parses the command line into `vm`. Returns nullopt when the program should
+// go on, or the exit status to leave with: 0 after --help, 2 after an error.
+inline std::optional<int> parse_command_line(const char* program, int argc, char** argv,
+                                             const boost::program_options::options_description& desc,
+                                             boost::program_options::variables_map& vm) {
+  namespace po = boost::program_options;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return usage_error(program, e.what(), desc);
+  }
+  if (vm.count("help")) {
+    std::cout << desc << "\n";
+    return 0;
+  }
+  return std::nullopt;
+}
 
 using Clock = std::chrono::steady_clock;
 

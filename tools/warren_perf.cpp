@@ -308,22 +308,14 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
        "print the summary as one JSON line (live lines to stderr)");
   // clang-format on
   po::variables_map vm;
+  if (auto code = warren::perf::parse_command_line("warren-perf", argc, argv, desc, vm)) {
+    exit_code = *code;
+    return std::nullopt;
+  }
   auto usage_error = [&](const std::string& text) {
-    std::cerr << "warren-perf: " << text << "\n" << desc << "\n";
-    exit_code = 2;
+    exit_code = warren::perf::usage_error("warren-perf", text, desc);
     return std::nullopt;
   };
-  try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    po::notify(vm);
-  } catch (const po::error& e) {
-    return usage_error(e.what());
-  }
-  if (vm.count("help")) {
-    std::cout << desc << "\n";
-    exit_code = 0;
-    return std::nullopt;
-  }
   if (vm.count("auto-ack") && o.manual_ack)
     return usage_error("--auto-ack and --manual-ack conflict");
   o.purge = vm.count("no-purge") == 0;

@@ -1,26 +1,18 @@
 // The tutorial's first consumer: print what arrives on the queue 'hello'.
 //
 //   receive [endpoint] [count]   (count: exit after that many messages; default: run until Ctrl-C)
-#include <csignal>
 #include <iostream>
 
 #include <warren/warren.hpp>
 
-namespace {
-warren::Connection* g_connection = nullptr;
-void on_signal(int) {
-  if (g_connection) g_connection->stop();
-}
-}  // namespace
+#include "../common/example_args.hpp"
 
 int main(int argc, char** argv) {
   std::string endpoint = argc > 1 ? argv[1] : "tcp://127.0.0.1:5673";
   long limit = argc > 2 ? std::stol(argv[2]) : 0;
   try {
     warren::Connection connection(endpoint);
-    g_connection = &connection;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    examples::stop_on_signals(connection);  // Ctrl-C ends run()
     warren::Channel channel = connection.channel();
     channel.queue_declare("hello");
     long received = 0;
@@ -33,7 +25,6 @@ int main(int argc, char** argv) {
         {.auto_ack = true});
     std::cout << " [*] Waiting for messages. To exit press CTRL+C" << std::endl;
     connection.run();
-    g_connection = nullptr;
   } catch (const warren::Error& e) {
     std::cerr << "receive: " << e.what() << "\n";
     return 1;

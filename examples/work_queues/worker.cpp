@@ -5,19 +5,13 @@
 //   worker [--endpoint E] [--dot-ms MS] [--count N] [--name NAME]
 //   (--dot-ms: time per '.', default 1000; --count: exit after N tasks)
 #include <algorithm>
-#include <csignal>
 #include <cstring>
 #include <iostream>
 #include <thread>
 
 #include <warren/warren.hpp>
 
-namespace {
-warren::Connection* g_connection = nullptr;
-void on_signal(int) {
-  if (g_connection) g_connection->stop();
-}
-}  // namespace
+#include "../common/example_args.hpp"
 
 int main(int argc, char** argv) {
   std::string endpoint = "tcp://127.0.0.1:5673";
@@ -32,9 +26,7 @@ int main(int argc, char** argv) {
   try {
     // A long-running consumer: ride through broker restarts by itself.
     warren::Connection connection(endpoint, {.automatic_recovery = true});
-    g_connection = &connection;
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    examples::stop_on_signals(connection);
     auto channel = connection.channel();
     channel.queue_declare("task_queue", {.durable = true});
     channel.basic_qos(1);  // one unacknowledged task at a time: fair dispatch
@@ -50,7 +42,6 @@ int main(int argc, char** argv) {
     });
     std::cout << " [*] Waiting for messages. To exit press CTRL+C" << std::endl;
     connection.run();
-    g_connection = nullptr;
   } catch (const warren::Error& e) {
     std::cerr << "worker: " << e.what() << "\n";
     return 1;

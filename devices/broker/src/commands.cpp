@@ -273,50 +273,37 @@ void check_headers_binding(const Exchange& x, const FieldTable& arguments) {
   if (auto error = validate_headers_binding(arguments)) refuse(ReplyCode::kPreconditionFailed, *error);
 }
 
+// queue.bind / queue.unbind / exchange.bind / exchange.unbind: one shape,
+// told apart by whether the destination is a queue or an exchange.
 template <class M>
-Binding queue_binding(Context& c, const M& m) {
-  check_name("queue", m.queue);
-  auto q = usable_queue(c, m.queue);
-  return Binding{Destination{.queue = q.get()}, m.routing_key, m.arguments};
+std::pair<Exchange*, Binding> binding_of(Context& c, const M& m) {
+  if constexpr (requires { m.queue; }) {
+    Exchange& source = binding_source(c, m.exchange);
+    check_name("queue", m.queue);
+    auto q = usable_queue(c, m.queue);
+    return {&source, Binding{Destination{.queue = q.get()}, m.routing_key, m.arguments}};
+  } else {
+    Exchange& source = binding_source(c, m.source);
+    check_exchange_name(m.destination);
+    refuse_default_exchange(m.destination);
+    Exchange& destination = usable_exchange(c.broker, m.destination);
+    return {&source, Binding{Destination{.exchange = &destination}, m.routing_key, m.arguments}};
+  }
 }
 
-template <class M>
-Binding exchange_binding(Context& c, const M& m) {
-  check_exchange_name(m.destination);
-  refuse_default_exchange(m.destination);
-  return Binding{Destination{.exchange = &usable_exchange(c.broker, m.destination)}, m.routing_key, m.arguments};
+template <class M, class Reply>
+void bind_command(Context& c) {
+  auto [source, binding] = binding_of(c, c.method<M>());
+  check_headers_binding(*source, binding.arguments);
+  c.broker.bind(*source, std::move(binding));
+  c.reply(Reply{});
 }
 
-void queue_bind(Context& c) {
-  auto& m = c.method<QueueBind>();
-  Exchange& x = binding_source(c, m.exchange);
-  auto b = queue_binding(c, m);
-  check_headers_binding(x, m.arguments);
-  c.broker.bind(x, std::move(b));
-  c.reply(QueueBindOk{});
-}
-
-void queue_unbind(Context& c) {
-  auto& m = c.method<QueueUnbind>();
-  Exchange& x = binding_source(c, m.exchange);
-  c.broker.unbind(x, queue_binding(c, m));
-  c.reply(QueueUnbindOk{});
-}
-
-void exchange_bind(Context& c) {
-  auto& m = c.method<ExchangeBind>();
-  Exchange& x = binding_source(c, m.source);
-  auto b = exchange_binding(c, m);
-  check_headers_binding(x, m.arguments);
-  c.broker.bind(x, std::move(b));
-  c.reply(ExchangeBindOk{});
-}
-
-void exchange_unbind(Context& c) {
-  auto& m = c.method<ExchangeUnbind>();
-  Exchange& x = binding_source(c, m.source);
-  c.broker.unbind(x, exchange_binding(c, m));
-  c.reply(ExchangeUnbindOk{});
+template <class M, class Reply>
+void unbind_command(Context& c) {
+  auto [source, binding] = binding_of(c, c.method<M>());
+  c.broker.unbind(*source, binding);
+  c.reply(Reply{});
 }
 
 // ---- basic ------------------------------------------------------------------
@@ -508,12 +495,12 @@ constexpr std::array<Entry, 256> make_table() {
   set(Opcode::kQueueDeclare, queue_declare, Scope::kChannel);
   set(Opcode::kQueueDelete, queue_delete, Scope::kChannel);
   set(Opcode::kQueuePurge, queue_purge, Scope::kChannel);
-  set(Opcode::kQueueBind, queue_bind, Scope::kChannel);
-  set(Opcode::kQueueUnbind, queue_unbind, Scope::kChannel);
+  set(Opcode::kQueueBind, bind_command<QueueBind, QueueBindOk>, Scope::kChannel);
+  set(Opcode::kQueueUnbind, unbind_command<QueueUnbind, QueueUnbindOk>, Scope::kChannel);
   set(Opcode::kExchangeDeclare, exchange_declare, Scope::kChannel);
   set(Opcode::kExchangeDelete, exchange_delete, Scope::kChannel);
-  set(Opcode::kExchangeBind, exchange_bind, Scope::kChannel);
-  set(Opcode::kExchangeUnbind, exchange_unbind, Scope::kChannel);
+  set(Opcode::kExchangeBind, bind_command<ExchangeBind, ExchangeBindOk>, Scope::kChannel);
+  set(Opcode::kExchangeUnbind, unbind_command<ExchangeUnbind, ExchangeUnbindOk>, Scope::kChannel);
   set(Opcode::kBasicQos, basic_qos, Scope::kChannel);
   set(Opcode::kBasicConsume, basic_consume, Scope::kChannel);
   set(Opcode::kBasicCancel, basic_cancel, Scope::kChannel);
