@@ -3,6 +3,7 @@
 // messages wait in the queue and all arrive, in order, once it reads).
 #include "support/broker_fixture.hpp"
 #include "warren/context.hpp"
+#include "warren/protocol.hpp"
 
 namespace warren::testing {
 namespace {
