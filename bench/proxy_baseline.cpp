@@ -11,22 +11,29 @@
 //           broker that does nothing but forward.
 //   direct: producer DEALER -> consumer ROUTER, no hop in between; for
 //           reference, what one ZeroMQ pipe carries.
+//   reqrep: client REQ -> ROUTER [zmq::proxy] DEALER -> server REP, the
+//           ceiling for `warren-perf --rpc`: the server echoes each request,
+//           the client times the round trip. --concurrency K gives the client
+//           K REQ sockets, each with one call outstanding, polled by one
+//           thread.
 //
 // Each message is two frames, as in warren: a header frame (the bytes of a
 // real basic.publish header) and a body frame whose first 8 bytes carry the
 // send timestamp. Producer and consumer copy header and body into new
 // zmq::message_t's per message, as warren's client does, and use the same
-// high-water marks as warren (100000).
+// high-water marks as warren (100000). A reply is built the same way.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "perf_report.hpp"
 #include "warren/protocol.hpp"
@@ -39,10 +46,11 @@ namespace {
 constexpr int kHighWaterMark = 100000;  // as warren's client and broker sockets
 
 struct BaselineOptions {
-  std::string mode = "all";  // proxy, direct or all
+  std::string mode = "all";  // proxy, direct, all (proxy and direct) or reqrep
   std::size_t size = 100;
   std::uint64_t count = 1000000;
-  double rate = 0;  // msg/s; 0: as fast as possible
+  unsigned concurrency = 1;  // reqrep: REQ sockets, one call outstanding on each
+  double rate = 0;           // msg/s; 0: as fast as possible
   double stall_timeout = 5;
   bool json = false;
 };
@@ -120,14 +128,24 @@ struct Shared {
   }
 };
 
+// The header frame of every message: a real basic.publish header.
+std::string make_header() {
+  return warren::protocol::encode(1, warren::protocol::BasicPublish{"", "perf", false});
+}
+
+// A body of `size` bytes: room for the timestamp, then letters.
+std::string make_body(std::size_t size) {
+  std::string body(size, '\0');
+  for (std::size_t i = warren::perf::kTimestampBytes; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  return body;
+}
+
 // Sends one empty warm-up message (so the path is connected before the clock
 // starts), then `count` timed messages.
 void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
-  const std::string header =
-      warren::protocol::encode(1, warren::protocol::BasicPublish{"", "perf", false});
-  std::string body(o.size, '\0');
-  for (std::size_t i = warren::perf::kTimestampBytes; i < body.size(); ++i)
-    body[i] = static_cast<char>('a' + i % 26);
+  const std::string header = make_header();
+  std::string body = make_body(o.size);
   // Non-blocking, so a stalled run can still stop the producer. Once the
   // first frame is queued the second one always is (ZeroMQ queues whole
   // messages).
@@ -189,40 +207,91 @@ void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
   shared.latency = latency;
 }
 
-warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o) {
-  warren::perf::Summary summary;
-  summary.tool = "zmq-proxy-baseline";
-  summary.scenario = "zmq-" + mode;
-  summary.size = o.size;
-
-  zmq::context_t context(1);  // the clients' context, as warren::default_context()
-  zmq::socket_t producer_socket(context, zmq::socket_type::dealer);
-  std::optional<Proxy> proxy;
-  std::optional<zmq::socket_t> consumer_socket;
-  tune(producer_socket);
-  if (mode == "proxy") {
-    proxy.emplace();
-    consumer_socket.emplace(context, zmq::socket_type::dealer);
-    tune(*consumer_socket);
-    consumer_socket->connect(proxy->backend());
-    producer_socket.connect(proxy->frontend());
-    summary.endpoint = proxy->frontend();
-  } else {
-    consumer_socket.emplace(context, zmq::socket_type::router);
-    tune(*consumer_socket);
-    consumer_socket->bind("tcp://127.0.0.1:*");
-    summary.endpoint = consumer_socket->get(zmq::sockopt::last_endpoint);
-    producer_socket.connect(summary.endpoint);
+// The RPC server: a REP socket that echoes each request, copying its frames
+// into new messages as warren's server builds a reply.
+void serve(zmq::socket_t& socket, Shared& shared) {
+  std::vector<zmq::message_t> request;
+  while (!shared.stop.load(std::memory_order_relaxed)) {
+    request.clear();
+    if (!zmq::recv_multipart(socket, std::back_inserter(request), zmq::recv_flags::dontwait)) {
+      wait_for(socket, ZMQ_POLLIN);
+      continue;
+    }
+    for (std::size_t i = 0; i < request.size(); ++i) {
+      zmq::message_t reply(request[i].data(), request[i].size());
+      socket.send(reply, i + 1 < request.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    }
   }
+}
 
-  Shared shared;
-  std::jthread consumer([&] { consume(*consumer_socket, o, shared); });
-  std::jthread producer([&] { produce(producer_socket, o, shared); });
+// The RPC client: one untimed warm-up call, then `count` calls with
+// `concurrency` outstanding. A REQ socket allows one; for more, a DEALER
+// sends the envelope a REQ would (an empty delimiter frame) and keeps them
+// all on one connection, as warren's RpcClient does. The round trip runs
+// from the request's send timestamp, which the server echoes, to its reply.
+void call(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
+  const bool dealer = o.concurrency > 1;
+  const std::string header = make_header();
+  std::string body = make_body(o.size);
+  auto send_call = [&] {
+    warren::perf::stamp(body.data(), warren::perf::now_ns());
+    if (dealer) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
+    zmq::message_t h(header.data(), header.size());
+    zmq::message_t b(body.data(), body.size());
+    socket.send(h, zmq::send_flags::sndmore);
+    socket.send(b, zmq::send_flags::none);
+  };
+  zmq::message_t part;
+  // Takes one reply if there is one; `part` is left holding its body.
+  auto receive_reply = [&] {
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) return false;
+    while (part.more()) (void)socket.recv(part, zmq::recv_flags::none);
+    return true;
+  };
+  send_call();
+  while (!receive_reply()) {
+    if (shared.stop.load()) return;
+    wait_for(socket, ZMQ_POLLIN);
+  }
+  if (!shared.arrive_and_wait_for_go()) return;
+  warren::perf::LatencyHistogram latency;
+  std::int64_t last = 0;
+  std::uint64_t n = 0;
+  std::uint64_t replies = 0;
+  for (; n < o.count && n < o.concurrency; ++n) send_call();
+  shared.sent.store(n, std::memory_order_relaxed);
+  while (replies < n) {
+    if (!receive_reply()) {
+      if (shared.stop.load(std::memory_order_relaxed)) break;
+      wait_for(socket, ZMQ_POLLIN);
+      continue;
+    }
+    last = warren::perf::now_ns();
+    if (part.size() >= warren::perf::kTimestampBytes)
+      latency.record(last - warren::perf::read_stamp(part.data()));
+    shared.received.store(++replies, std::memory_order_relaxed);
+    if (n < o.count) {
+      send_call();
+      shared.sent.store(++n, std::memory_order_relaxed);
+      if (n == o.count) shared.last_send = Clock::now();
+    }
+  }
+  if (last) shared.last_receive = Clock::time_point{std::chrono::nanoseconds(last)};
+  shared.latency = latency;
+}
+
+// Starts the clock once both workers are ready, prints the live line, and
+// waits until `count` messages arrived or nothing moved for --stall-timeout;
+// then stops the workers (`join` waits for them) and fills in the figures.
+template <class Join>
+void supervise(Shared& shared, const BaselineOptions& o, warren::perf::Summary& summary,
+               Join join) {
   auto setup_deadline = Clock::now() + std::chrono::duration<double>(o.stall_timeout);
   while (shared.ready.load() < 2) {
     if (Clock::now() >= setup_deadline) {
       shared.stop.store(true);
-      throw std::runtime_error("producer and consumer did not connect in time");
+      join();
+      throw std::runtime_error("the two sides did not connect in time");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
@@ -254,8 +323,7 @@ warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o
     }
   }
   shared.stop.store(true);
-  producer.join();
-  consumer.join();
+  join();
 
   auto seconds = [&](Clock::time_point t) {
     return t > shared.start ? std::chrono::duration<double>(t - shared.start).count() : 0.0;
@@ -265,21 +333,93 @@ warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o
   summary.send_seconds = seconds(shared.last_send);
   summary.receive_seconds = seconds(shared.last_receive);
   summary.latency = shared.latency;
+}
+
+warren::perf::Summary new_summary(const std::string& mode, const BaselineOptions& o) {
+  warren::perf::Summary summary;
+  summary.tool = "zmq-proxy-baseline";
+  summary.scenario = "zmq-" + mode;
+  summary.size = o.size;
+  return summary;
+}
+
+// client REQ (or DEALER) -> ROUTER [proxy] DEALER -> server REP.
+warren::perf::Summary run_reqrep(const BaselineOptions& o) {
+  auto summary = new_summary("reqrep", o);
+  summary.concurrency = o.concurrency;
+  summary.reply = "req-rep";
+  zmq::context_t context(1);  // the clients' context, as warren::default_context()
+  Proxy proxy;
+  zmq::socket_t server_socket(context, zmq::socket_type::rep);
+  zmq::socket_t client_socket(context,
+                              o.concurrency > 1 ? zmq::socket_type::dealer : zmq::socket_type::req);
+  tune(server_socket);
+  tune(client_socket);
+  server_socket.connect(proxy.backend());
+  client_socket.connect(proxy.frontend());
+  summary.endpoint = proxy.frontend();
+
+  Shared shared;
+  shared.ready.store(1);  // the server needs no warm-up: the client's proves the path
+  std::jthread server([&] { serve(server_socket, shared); });
+  std::jthread client([&] { call(client_socket, o, shared); });
+  supervise(shared, o, summary, [&] {
+    client.join();
+    server.join();
+  });
+  return summary;
+}
+
+warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o) {
+  if (mode == "reqrep") return run_reqrep(o);
+  auto summary = new_summary(mode, o);
+
+  zmq::context_t context(1);  // the clients' context, as warren::default_context()
+  zmq::socket_t producer_socket(context, zmq::socket_type::dealer);
+  std::optional<Proxy> proxy;
+  std::optional<zmq::socket_t> consumer_socket;
+  tune(producer_socket);
+  if (mode == "proxy") {
+    proxy.emplace();
+    consumer_socket.emplace(context, zmq::socket_type::dealer);
+    tune(*consumer_socket);
+    consumer_socket->connect(proxy->backend());
+    producer_socket.connect(proxy->frontend());
+    summary.endpoint = proxy->frontend();
+  } else {
+    consumer_socket.emplace(context, zmq::socket_type::router);
+    tune(*consumer_socket);
+    consumer_socket->bind("tcp://127.0.0.1:*");
+    summary.endpoint = consumer_socket->get(zmq::sockopt::last_endpoint);
+    producer_socket.connect(summary.endpoint);
+  }
+
+  Shared shared;
+  std::jthread consumer([&] { consume(*consumer_socket, o, shared); });
+  std::jthread producer([&] { produce(producer_socket, o, shared); });
+  supervise(shared, o, summary, [&] {
+    producer.join();
+    consumer.join();
+  });
   return summary;
 }
 
 std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
   BaselineOptions o;
   po::options_description desc(
-      "zmq-proxy-baseline: the bare-ZeroMQ ceiling for warren-perf (1 producer, 1 consumer)\n\n"
+      "zmq-proxy-baseline: the bare-ZeroMQ ceiling for warren-perf (1 producer, 1 consumer; or\n"
+      "1 RPC client, 1 server)\n\n"
       "Options");
   // clang-format off
   desc.add_options()
       ("help,h", "show this help and exit")
       ("mode,m", po::value(&o.mode)->default_value(o.mode),
-       "proxy (DEALER->ROUTER/DEALER proxy->DEALER), direct (DEALER->ROUTER) or all")
+       "proxy (DEALER->ROUTER/DEALER proxy->DEALER), direct (DEALER->ROUTER), all (proxy and "
+       "direct) or reqrep (REQ->ROUTER/DEALER proxy->REP, echo)")
       ("size,s", po::value(&o.size)->default_value(o.size), "message body size in bytes (>= 8)")
-      ("count,C", po::value(&o.count)->default_value(o.count), "messages to move")
+      ("count,C", po::value(&o.count)->default_value(o.count), "messages to move (reqrep: calls)")
+      ("concurrency", po::value(&o.concurrency)->default_value(o.concurrency),
+       "reqrep: calls outstanding (1: a REQ socket; more: a DEALER with REQ's envelope)")
       ("rate,r", po::value(&o.rate)->default_value(o.rate),
        "publish rate limit in msg/s (0: unlimited)")
       ("stall-timeout", po::value(&o.stall_timeout)->default_value(o.stall_timeout),
@@ -296,11 +436,15 @@ std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
     exit_code = warren::perf::usage_error("zmq-proxy-baseline", text, desc);
     return std::nullopt;
   };
-  if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all")
-    return usage_error("--mode is proxy, direct or all");
+  if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all" && o.mode != "reqrep")
+    return usage_error("--mode is proxy, direct, all or reqrep");
   if (o.size < warren::perf::kTimestampBytes) return usage_error("--size must be at least 8");
   if (o.count == 0) return usage_error("--count must be positive");
   if (o.stall_timeout <= 0) return usage_error("--stall-timeout must be positive");
+  if (o.concurrency < 1) return usage_error("--concurrency must be positive");
+  if (o.concurrency > 1 && o.mode != "reqrep")
+    return usage_error("--concurrency needs --mode reqrep");
+  if (o.mode == "reqrep" && o.rate > 0) return usage_error("--rate does not apply to reqrep");
   return o;
 }
 

@@ -5,21 +5,31 @@
 # 1 consumer, auto-ack) and zmq-proxy-baseline with the same size and count,
 # stops warrend, and prints a table with both figures and their ratio.
 #
-# usage: bench/run.sh [--full] [BUILD_DIR]
+# usage: bench/run.sh [--full] [--fanout] [--rpc] [BUILD_DIR]
 #   BUILD_DIR  where the build is (default: ./build next to bench/); needs the
 #              targets warrend, warren-perf and zmq-proxy-baseline
 #   --full     also manual ack (prefetch 100), 1 KiB and 16 KiB bodies
-# environment: COUNT (default 1000000 messages), SIZE (default 100 bytes)
+#   --fanout   a fanout exchange to 1, 10 and 100 queues, one consumer each
+#   --rpc      RPC round trips, direct reply-to and reply queue, beside a bare
+#              REQ -> ROUTER/DEALER proxy -> REP; one call at a time, then 50
+#   With --fanout or --rpc alone, only those sections run; add --full for all.
+# environment: COUNT (default 1000000 messages), SIZE (default 100 bytes),
+#   FANOUT_DELIVERIES (default 2000000 per fanout run), RPC_COUNT (default
+#   20000 calls one at a time; 10 times as many with 50 outstanding)
 #
 # Every process it starts is stopped on exit, also on Ctrl-C or an error.
 set -euo pipefail
 
 full=0
+fanout=0
+rpc=0
 build=""
 for arg in "$@"; do
   case "$arg" in
     --full) full=1 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --fanout) fanout=1 ;;
+    --rpc) rpc=1 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build=$arg ;;
   esac
 done
@@ -27,6 +37,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${build:-${BUILD_DIR:-$here/../build}}
 count=${COUNT:-1000000}
 size=${SIZE:-100}
+fanout_deliveries=${FANOUT_DELIVERIES:-2000000}
+rpc_count=${RPC_COUNT:-20000}
 
 warrend=$build/devices/broker/warrend
 perf=$build/tools/warren-perf
@@ -120,18 +132,92 @@ scenario() {
   return 0
 }
 
+# fanout_scenario QUEUES: 1 producer, one consumer per queue, about
+# FANOUT_DELIVERIES deliveries in all.
+fanout_rows=()
+fanout_scenario() {
+  local queues=$1 n line
+  n=$((fanout_deliveries / queues))
+  echo "== fanout to $queues queue(s), $size B x $n" >&2
+  run_tool "$tmp/fanout.json" "$tmp/fanout.err" \
+    "$perf" --endpoint "$endpoint" --exchange perf-fanout --type fanout --queues "$queues" \
+    --producers 1 --size "$size" --count "$n" --json || { status=1; cat "$tmp/fanout.err" >&2; }
+  line=$(cat "$tmp/fanout.json")
+  kill -0 "$warrend_pid" 2>/dev/null || die "warrend died: $(cat "$tmp/warrend.err")"
+  [[ -n $line ]] || return 0
+  fanout_rows+=("$(printf '%6s %16.0f %16.0f %10.0f %6s' "$queues" \
+    "$(json send_rate <<<"$line")" "$(json receive_rate <<<"$line")" \
+    "$(json p50 <<<"$line")" "$(json lost <<<"$line")")")
+}
+
+# rpc_row NAME JSON-LINE
+rpc_rows=()
+rpc_row() {
+  local name=$1 line=$2 reply
+  reply=$(sed -n 's/.*"reply":"\([^"]*\)".*/\1/p' <<<"$line")
+  rpc_rows+=("$(printf '%-12s %-16s %4s %10.0f %9.0f %9.0f %9.0f %6s' "$name" "$reply" \
+    "$(json concurrency <<<"$line")" "$(json rate <<<"$line")" "$(json p50 <<<"$line")" \
+    "$(json p99 <<<"$line")" "$(json p999 <<<"$line")" "$(json lost <<<"$line")")")
+}
+
+# rpc_scenario CONCURRENCY COUNT: the bare REQ/REP proxy, then warren with
+# direct reply-to and with a reply queue (1 client, 1 server, prefetch 100).
+rpc_scenario() {
+  local k=$1 n=$2 line
+  echo "== RPC, $size B x $n, $k outstanding" >&2
+  run_tool "$tmp/rpc.json" "$tmp/rpc.err" \
+    "$baseline" --mode reqrep --size "$size" --count "$n" --concurrency "$k" --json ||
+    { status=1; cat "$tmp/rpc.err" >&2; }
+  line=$(cat "$tmp/rpc.json")
+  [[ -n $line ]] && rpc_row zmq-reqrep "$line"
+  local reply_flags
+  for reply_flags in "" --reply-queue; do
+    # shellcheck disable=SC2086  # reply_flags is empty or one word
+    run_tool "$tmp/rpc.json" "$tmp/rpc.err" \
+      "$perf" --endpoint "$endpoint" --rpc --producers 1 --consumers 1 --size "$size" \
+      --count "$n" --concurrency "$k" --json $reply_flags ||
+      { status=1; cat "$tmp/rpc.err" >&2; }
+    line=$(cat "$tmp/rpc.json")
+    kill -0 "$warrend_pid" 2>/dev/null || die "warrend died: $(cat "$tmp/warrend.err")"
+    [[ -n $line ]] && rpc_row warren-rpc "$line"
+  done
+  return 0
+}
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "machine: $(nproc) cores, $cpu, load $load; warrend on $endpoint" >&2
-scenario "$size" "$count" auto
+if ((full || !(fanout || rpc))); then
+  scenario "$size" "$count" auto
+fi
 if ((full)); then
   scenario "$size" "$count" "manual/pf100" --manual-ack --prefetch 100
   scenario 1024 "$count" auto
   scenario 16384 $((count / 10)) auto
 fi
+if ((fanout)); then
+  for queues in 1 10 100; do fanout_scenario "$queues"; done
+fi
+if ((rpc)); then
+  rpc_scenario 1 "$rpc_count"
+  rpc_scenario 50 $((rpc_count * 10))
+fi
 
-printf '\n%-16s %7s %-14s %10s %9s %10s %10s %6s %5s\n' \
-  scenario size ack msg/s MB/s "p50 us" "p99 us" lost ratio
-printf '%s\n' "${rows[@]}"
-echo "(ratio: msg/s over zmq-proxy msg/s at the same size; latency is publish to deliver)"
+if ((${#rows[@]})); then
+  printf '\n%-16s %7s %-14s %10s %9s %10s %10s %6s %5s\n' \
+    scenario size ack msg/s MB/s "p50 us" "p99 us" lost ratio
+  printf '%s\n' "${rows[@]}"
+  echo "(ratio: msg/s over zmq-proxy msg/s at the same size; latency is publish to deliver)"
+fi
+if ((${#fanout_rows[@]})); then
+  printf '\n%6s %16s %16s %10s %6s\n' queues "published msg/s" "delivered msg/s" "p50 us" lost
+  printf '%s\n' "${fanout_rows[@]}"
+  echo "(fanout, $size B, auto-ack; delivered: all queues together; latency is publish to deliver)"
+fi
+if ((${#rpc_rows[@]})); then
+  printf '\n%-12s %-16s %4s %10s %9s %9s %9s %6s\n' \
+    scenario reply conc calls/s "p50 us" "p99 us" "p99.9 us" lost
+  printf '%s\n' "${rpc_rows[@]}"
+  echo "(RPC, $size B each way, 1 client, 1 server; latency is the round trip)"
+fi
 exit "$status"

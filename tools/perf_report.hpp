@@ -150,24 +150,40 @@ struct Sample {
 // Everything a run reports.
 struct Summary {
   std::string tool;      // "warren-perf", "zmq-proxy-baseline"
-  std::string scenario;  // "warren", "zmq-proxy", "zmq-direct"
+  std::string scenario;  // "warren", "warren-rpc", "zmq-proxy", "zmq-direct", "zmq-reqrep"
   std::string endpoint;
   int producers = 1;
   int consumers = 1;
   std::size_t size = 0;
   std::string ack = "auto";  // "auto" or "manual"
   unsigned prefetch = 0;
+  // Routing (warren-perf --exchange): every message sent reaches `routes`
+  // queues, so a complete run receives sent x routes deliveries.
+  std::string exchange;       // empty: the default exchange
+  std::string exchange_type;  // "direct", "fanout", "topic"
+  int queues = 1;
+  std::uint64_t bindings = 0;  // extra bindings that match nothing (--bindings)
+  std::uint64_t routes = 1;
+  // RPC (warren-perf --rpc, zmq-proxy-baseline --mode reqrep): producers are
+  // the clients, consumers the servers, sent counts calls and received
+  // replies, latency is the round trip.
+  unsigned concurrency = 0;  // outstanding calls per client; 0: not an RPC run
+  std::string reply;         // how replies travel: "direct-reply-to", "reply-queue", "req-rep"
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   double send_seconds = 0;     // start to the last publish
   double receive_seconds = 0;  // start to the last delivery
-  LatencyHistogram latency;    // publish-to-deliver, ns
+  LatencyHistogram latency;    // publish-to-deliver (an RPC run: the round trip), ns
   std::vector<Sample> samples;
   std::vector<std::string> errors;
   std::string end_reason;  // "complete", "stalled", "interrupted", "error", "time"
 
+  bool is_rpc() const { return concurrency > 0; }
   bool checks_loss() const { return producers > 0 && consumers > 0; }
-  std::uint64_t lost() const { return checks_loss() && sent > received ? sent - received : 0; }
+  std::uint64_t expected() const { return sent * routes; }
+  std::uint64_t lost() const {
+    return checks_loss() && expected() > received ? expected() - received : 0;
+  }
   double send_rate() const {
     return send_seconds > 0 ? static_cast<double>(sent) / send_seconds : 0;
   }
@@ -219,30 +235,60 @@ inline void print_live(std::FILE* out, const Sample& s) {
   std::fflush(out);
 }
 
-inline void print_text(std::FILE* out, const Summary& s) {
-  std::fprintf(out, "summary: %s, %dp/%dc, %zu B, %s-ack", s.scenario.c_str(), s.producers,
-               s.consumers, s.size, s.ack.c_str());
-  if (s.ack == "manual") std::fprintf(out, " (prefetch %u)", s.prefetch);
+// "summary: warren, 1p/1c, 100 B, auto-ack, tcp://127.0.0.1:5673, end: complete", or for an
+// RPC run "summary: warren-rpc, 1 client(s) x 50 call(s) / 1 server(s) (prefetch 100), ...",
+// and a line on the routing when there is an exchange.
+inline void print_heading(std::FILE* out, const Summary& s) {
+  std::fprintf(out, "summary: %s, ", s.scenario.c_str());
+  if (s.is_rpc()) {
+    std::fprintf(out, "%d client(s) x %u call(s) / %d server(s)", s.producers, s.concurrency,
+                 s.consumers);
+    if (s.prefetch > 0) std::fprintf(out, " (prefetch %u)", s.prefetch);
+    std::fprintf(out, ", %zu B, %s", s.size, s.reply.c_str());
+  } else {
+    std::fprintf(out, "%dp/%dc, %zu B, %s-ack", s.producers, s.consumers, s.size, s.ack.c_str());
+    if (s.ack == "manual") std::fprintf(out, " (prefetch %u)", s.prefetch);
+  }
   std::fprintf(out, ", %s, end: %s\n", s.endpoint.c_str(), s.end_reason.c_str());
-  std::fprintf(out, "  sent      %10llu msg in %7.3f s = %10.0f msg/s\n",
-               static_cast<unsigned long long>(s.sent), s.send_seconds, s.send_rate());
-  std::fprintf(out, "  received  %10llu msg in %7.3f s = %10.0f msg/s\n",
-               static_cast<unsigned long long>(s.received), s.receive_seconds, s.receive_rate());
-  std::fprintf(out, "  throughput %.0f msg/s, %.2f MB/s\n", s.rate(), s.megabytes_per_second());
+  if (!s.exchange.empty()) {
+    std::fprintf(out, "  routing   %s exchange '%s' -> %d queue(s)", s.exchange_type.c_str(),
+                 s.exchange.c_str(), s.queues);
+    if (s.bindings > 0)
+      std::fprintf(out, " + %llu non-matching binding(s)",
+                   static_cast<unsigned long long>(s.bindings));
+    std::fprintf(out, ", %llu deliveries per message\n",
+                 static_cast<unsigned long long>(s.routes));
+  }
+}
+
+inline void print_text(std::FILE* out, const Summary& s) {
+  print_heading(out, s);
+  // An RPC run sends requests and receives replies, one message each.
+  std::fprintf(out, "  sent      %10llu msg in %7.3f s = %10.0f msg/s%s\n",
+               static_cast<unsigned long long>(s.sent), s.send_seconds, s.send_rate(),
+               s.is_rpc() ? " (requests)" : "");
+  std::fprintf(out, "  received  %10llu msg in %7.3f s = %10.0f msg/s%s\n",
+               static_cast<unsigned long long>(s.received), s.receive_seconds, s.receive_rate(),
+               s.is_rpc() ? " (replies)" : s.routes > 1 ? " (deliveries, all queues)" : "");
+  std::fprintf(out, "  throughput %.0f %s/s, %.2f MB/s\n", s.rate(), s.is_rpc() ? "calls" : "msg",
+               s.megabytes_per_second());
   const auto& h = s.latency;
   if (h.count() > 0)
     std::fprintf(out,
-                 "  latency   min %.1f us, p50 %.1f us, p95 %.1f us, p99 %.1f us, max %.1f us"
-                 " (publish to deliver)\n",
+                 "  latency   min %.1f us, p50 %.1f us, p95 %.1f us, p99 %.1f us, p99.9 %.1f us,"
+                 " max %.1f us (%s)\n",
                  to_us(h.min()), to_us(h.percentile(0.50)), to_us(h.percentile(0.95)),
-                 to_us(h.percentile(0.99)), to_us(h.max()));
+                 to_us(h.percentile(0.99)), to_us(h.percentile(0.999)), to_us(h.max()),
+                 s.is_rpc() ? "round trip" : "publish to deliver");
   if (s.checks_loss())
-    std::fprintf(out, "  lost      %llu\n", static_cast<unsigned long long>(s.lost()));
+    std::fprintf(out, "  lost      %llu%s\n", static_cast<unsigned long long>(s.lost()),
+                 s.is_rpc() ? " (calls without a reply)" : "");
   for (const auto& e : s.errors) std::fprintf(out, "  error     %s\n", e.c_str());
   std::fflush(out);
 }
 
-// One line of JSON (JSON Lines), stable keys: bench/run.sh reads them.
+// One line of JSON (JSON Lines), stable keys: bench/run.sh reads them. Keys
+// are added at the end of an object, never renamed.
 inline void print_json(std::FILE* out, const Summary& s) {
   const auto& h = s.latency;
   std::fprintf(out,
@@ -251,7 +297,9 @@ inline void print_json(std::FILE* out, const Summary& s) {
                "\"received\":%llu,\"lost\":%llu,\"send_seconds\":%.6f,\"receive_seconds\":%.6f,"
                "\"send_rate\":%.1f,\"receive_rate\":%.1f,\"rate\":%.1f,\"mb_per_s\":%.3f,"
                "\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"p50\":%.1f,\"p95\":%.1f,"
-               "\"p99\":%.1f,\"max\":%.1f},\"end\":\"%s\",\"samples\":[",
+               "\"p99\":%.1f,\"max\":%.1f,\"p999\":%.1f},\"exchange\":\"%s\",\"type\":\"%s\","
+               "\"queues\":%d,\"bindings\":%llu,\"routes\":%llu,\"concurrency\":%u,"
+               "\"reply\":\"%s\",\"end\":\"%s\",\"samples\":[",
                json_escape(s.tool).c_str(), json_escape(s.scenario).c_str(),
                json_escape(s.endpoint).c_str(), s.producers, s.consumers, s.size,
                json_escape(s.ack).c_str(), s.prefetch, static_cast<unsigned long long>(s.sent),
@@ -260,7 +308,11 @@ inline void print_json(std::FILE* out, const Summary& s) {
                s.send_rate(), s.receive_rate(), s.rate(), s.megabytes_per_second(),
                static_cast<unsigned long long>(h.count()), to_us(h.min()),
                to_us(h.percentile(0.50)), to_us(h.percentile(0.95)), to_us(h.percentile(0.99)),
-               to_us(h.max()), json_escape(s.end_reason).c_str());
+               to_us(h.max()), to_us(h.percentile(0.999)), json_escape(s.exchange).c_str(),
+               json_escape(s.exchange_type).c_str(), s.queues,
+               static_cast<unsigned long long>(s.bindings),
+               static_cast<unsigned long long>(s.routes), s.concurrency,
+               json_escape(s.reply).c_str(), json_escape(s.end_reason).c_str());
   for (std::size_t i = 0; i < s.samples.size(); ++i)
     std::fprintf(out, "%s[%.1f,%.0f,%.0f]", i ? "," : "", s.samples[i].time_s,
                  s.samples[i].sent_rate, s.samples[i].received_rate);

@@ -7,6 +7,16 @@
 // read it back to measure publish-to-deliver latency. A live line is printed
 // every second, a summary at the end (text, or one JSON line with --json).
 //
+// With --exchange, producers publish to a direct, fanout or topic exchange
+// bound to --queues queues, each consumer consumes one queue or a share of
+// them, and every message counts once per queue it reaches: a fanout to 10
+// queues delivers 10 messages per publish. --bindings adds topic bindings that
+// match nothing, to make the routing table large.
+//
+// With --rpc, producers are warren::RpcClients keeping --concurrency calls
+// outstanding each, consumers are warren::RpcServers on the queue that echo
+// the body, and the latency is the round trip of a call.
+//
 // A run ends when every published message has been received (--count, or
 // --time followed by a drain), when nothing moved for --stall-timeout
 // seconds, on an error, or on a second Ctrl-C. The exit status is 1 when
@@ -15,6 +25,8 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
+#include <deque>
+#include <future>
 #include <iostream>
 #include <latch>
 #include <memory>
@@ -50,8 +62,81 @@ struct PerfOptions {
   double stall_timeout = 5;
   bool purge = true;
   bool keep_queue = false;
+  bool predeclared = false;  // the queues, exchange and bindings exist: declare nothing
   bool json = false;
+  // Routing: publish to an exchange bound to `queues` queues.
+  std::string exchange;  // empty: the default exchange and one queue
+  std::string exchange_type = "direct";
+  int queues = 1;
+  std::string routing_key;     // empty: the queue name
+  std::string binding_key;     // empty: the routing key (direct), "#" (topic)
+  std::uint64_t bindings = 0;  // topic: extra bindings to queue 0 that match nothing
+  std::uint64_t routes = 1;    // derived: deliveries per message published
+  // RPC: producers are RpcClients, consumers RpcServers.
+  bool rpc = false;
+  bool reply_queue = false;  // an exclusive reply queue instead of direct reply-to
+  unsigned concurrency = 1;  // outstanding calls per client
 };
+
+// The i-th queue: the --queue name itself when there is one queue, else
+// name-0, name-1, ...
+std::string queue_name(const PerfOptions& o, int i) {
+  return o.queues == 1 ? o.queue : o.queue + "-" + std::to_string(i);
+}
+
+// The queues consumer `id` consumes: one each while there are at least as
+// many consumers as queues, else a round-robin share of them.
+std::vector<std::string> queues_of(const PerfOptions& o, int id) {
+  std::vector<std::string> names;
+  if (o.consumers >= o.queues) names.push_back(queue_name(o, id % o.queues));
+  for (int i = id; o.consumers < o.queues && i < o.queues; i += o.consumers)
+    names.push_back(queue_name(o, i));
+  return names;
+}
+
+std::vector<std::string_view> topic_words(std::string_view key) {
+  std::vector<std::string_view> words;
+  if (key.empty()) return words;  // the empty key has no words
+  for (std::size_t dot; (dot = key.find('.')) != std::string_view::npos;) {
+    words.push_back(key.substr(0, dot));
+    key.remove_prefix(dot + 1);
+  }
+  words.push_back(key);
+  return words;
+}
+
+// Whether a topic binding key matches a routing key, as the broker's trie
+// decides ("*" one word, "#" zero or more): the run must know how many queues
+// each message reaches. Only for the keys of one command line, so plain
+// dynamic programming: at[j] says the binding words so far can end at key word j.
+bool topic_matches(std::string_view binding_key, std::string_view routing_key) {
+  const auto pattern = topic_words(binding_key);
+  const auto words = topic_words(routing_key);
+  std::vector<char> at(words.size() + 1, 0);
+  at[0] = 1;
+  for (auto p : pattern) {
+    std::vector<char> next(at.size(), 0);
+    for (std::size_t j = 0; j < at.size(); ++j) {
+      if (!at[j]) continue;
+      if (p == "#") {
+        for (std::size_t k = j; k < at.size(); ++k) next[k] = 1;
+      } else if (j < words.size() && (p == "*" || p == words[j])) {
+        next[j + 1] = 1;
+      }
+    }
+    at = std::move(next);
+  }
+  return at.back() != 0;
+}
+
+// Deliveries per message published: every queue, or none when the binding
+// key cannot match the routing key.
+std::uint64_t routes_per_message(const PerfOptions& o) {
+  auto queues = static_cast<std::uint64_t>(o.queues);
+  if (o.exchange.empty() || o.exchange_type == "fanout") return queues;
+  if (o.exchange_type == "direct") return o.binding_key == o.routing_key ? queues : 0;
+  return topic_matches(o.binding_key, o.routing_key) ? queues : 0;
+}
 
 std::atomic<int> g_interrupts{0};
 extern "C" void on_signal(int) { g_interrupts.fetch_add(1); }
@@ -62,17 +147,21 @@ struct alignas(64) Counter {
   std::atomic<std::uint64_t> value{0};
 };
 
-// What the workers share with the main thread.
+// What the workers share with the main thread. Producers count what they
+// sent; consumers what they received, or in an RPC run the clients count
+// the replies they collected.
 struct Run {
   explicit Run(const PerfOptions& o, std::string ep)
       : options(o),
         endpoint(std::move(ep)),
+        receivers(o.rpc ? o.producers : o.consumers),
         sent(std::make_unique<Counter[]>(static_cast<std::size_t>(o.producers))),
-        received(std::make_unique<Counter[]>(static_cast<std::size_t>(o.consumers))),
+        received(std::make_unique<Counter[]>(static_cast<std::size_t>(receivers))),
         ready(o.producers + o.consumers) {}
 
   const PerfOptions& options;
   const std::string endpoint;
+  const int receivers;
   std::unique_ptr<Counter[]> sent;
   std::unique_ptr<Counter[]> received;
   std::latch ready;  // every worker connected (or failed)
@@ -89,7 +178,7 @@ struct Run {
   Clock::time_point last_receive{};
 
   std::uint64_t total_sent() const { return sum(sent.get(), options.producers); }
-  std::uint64_t total_received() const { return sum(received.get(), options.consumers); }
+  std::uint64_t total_received() const { return sum(received.get(), receivers); }
   bool failed() {
     std::lock_guard lk(mu);
     return !errors.empty();
@@ -131,17 +220,37 @@ void idle_until_finish(Run& run, warren::Connection& connection) {
   while (!run.finish.load()) connection.run_for(std::chrono::milliseconds(50));
 }
 
+// A body of `size` bytes: room for the timestamp, then letters.
+std::string make_body(std::size_t size) {
+  std::string body(size, '\0');
+  for (std::size_t i = warren::perf::kTimestampBytes; i < body.size(); ++i)
+    body[i] = static_cast<char>('a' + i % 26);
+  return body;
+}
+
+void record_last_send(Run& run, Clock::time_point last) {
+  std::lock_guard lk(run.mu);
+  run.last_send = std::max(run.last_send, last);
+}
+
+void record_receives(Run& run, const warren::perf::LatencyHistogram& latency,
+                     std::int64_t last_receive_ns) {
+  std::lock_guard lk(run.mu);
+  run.latency.merge(latency);
+  if (last_receive_ns != 0) {
+    Clock::time_point t{std::chrono::nanoseconds(last_receive_ns)};
+    run.last_receive = std::max(run.last_receive, t);
+  }
+}
+
 void producer(Run& run, int id) {
   const auto& o = run.options;
   ReadyGuard ready(run.ready);
   auto& counter = run.sent[static_cast<std::size_t>(id)].value;
-  Clock::time_point last = Clock::now();
   try {
     warren::Connection connection(run.endpoint);
     auto channel = connection.channel();
-    std::string body(o.size, '\0');
-    for (std::size_t i = warren::perf::kTimestampBytes; i < body.size(); ++i)
-      body[i] = static_cast<char>('a' + i % 26);
+    std::string body = make_body(o.size);
     ready.arrive();
     run.go.wait();
     const auto start = run.start;
@@ -160,14 +269,10 @@ void producer(Run& run, int id) {
         if (Clock::now() < due) std::this_thread::sleep_until(due);
       }
       warren::perf::stamp(body.data(), warren::perf::now_ns());
-      channel.basic_publish("", o.queue, body);
+      channel.basic_publish(o.exchange, o.routing_key, body);
       counter.store(++n, std::memory_order_relaxed);
     }
-    last = Clock::now();
-    {
-      std::lock_guard lk(run.mu);
-      run.last_send = std::max(run.last_send, last);
-    }
+    record_last_send(run, Clock::now());
     run.producers_done.fetch_add(1);
     idle_until_finish(run, connection);
   } catch (const std::exception& e) {
@@ -189,51 +294,146 @@ void consumer(Run& run, int id) {
     std::uint64_t n = 0;
     unsigned since_ack = 0;
     std::uint64_t last_tag = 0;
-    channel.basic_consume(o.queue,
-                          [&](const warren::Message& m) {
-                            std::int64_t now = warren::perf::now_ns();
-                            if (m.body.size() >= warren::perf::kTimestampBytes)
-                              latency.record(now - warren::perf::read_stamp(m.body.data()));
-                            last_receive = now;
-                            counter.store(++n, std::memory_order_relaxed);
-                            if (o.manual_ack) {
-                              last_tag = m.delivery_tag;
-                              if (++since_ack >= o.ack_every) {
-                                channel.basic_ack(m.delivery_tag, o.ack_every > 1);
-                                since_ack = 0;
-                              }
-                            }
-                          },
-                          {.auto_ack = !o.manual_ack});
+    auto on_message = [&](const warren::Message& m) {
+      std::int64_t now = warren::perf::now_ns();
+      if (m.body.size() >= warren::perf::kTimestampBytes)
+        latency.record(now - warren::perf::read_stamp(m.body.data()));
+      last_receive = now;
+      counter.store(++n, std::memory_order_relaxed);
+      if (o.manual_ack) {
+        last_tag = m.delivery_tag;
+        if (++since_ack >= o.ack_every) {
+          channel.basic_ack(m.delivery_tag, o.ack_every > 1);
+          since_ack = 0;
+        }
+      }
+    };
+    // One channel for all of this consumer's queues: a multiple ack covers
+    // every delivery on it.
+    for (const auto& queue : queues_of(o, id))
+      channel.basic_consume(queue, on_message, {.auto_ack = !o.manual_ack});
     ready.arrive();
     while (!run.finish.load()) connection.run_for(std::chrono::milliseconds(50));
     if (since_ack > 0) channel.basic_ack(last_tag, true);
   } catch (const std::exception& e) {
     run.fail("consumer " + std::to_string(id), e);
   }
-  std::lock_guard lk(run.mu);
-  run.latency.merge(latency);
-  if (last_receive != 0) {
-    Clock::time_point t{std::chrono::nanoseconds(last_receive)};
-    run.last_receive = std::max(run.last_receive, t);
+  record_receives(run, latency, last_receive);
+}
+
+// An RPC server: echoes each request's body (and so its send timestamp).
+void rpc_server(Run& run, int id) {
+  const auto& o = run.options;
+  ReadyGuard ready(run.ready);
+  try {
+    warren::Connection connection(run.endpoint);
+    auto channel = connection.channel();
+    warren::RpcServer server(
+        channel, o.queue,
+        [](const warren::Message& request) { return warren::RpcReply{request.body}; },
+        {.prefetch = static_cast<std::uint16_t>(o.prefetch)});
+    ready.arrive();
+    while (!run.finish.load()) connection.run_for(std::chrono::milliseconds(50));
+  } catch (const std::exception& e) {
+    run.fail("server " + std::to_string(id), e);
   }
 }
 
-// Declares (and purges) the queue before any worker starts, so no message
-// published by this run is dropped as unroutable and none of an earlier run
-// is counted. A connection of its own, closed at once: an idle connection
-// nobody pumps would not see the broker's heartbeats.
-void prepare_queue(const std::string& endpoint, const PerfOptions& o) {
-  warren::Connection connection(endpoint);
-  auto channel = connection.channel();
-  channel.queue_declare(o.queue);
-  if (o.purge) channel.queue_purge(o.queue);
+// An RPC client: keeps --concurrency calls outstanding and collects their
+// replies oldest first; the latency of a call runs from its send timestamp
+// to the moment its reply is collected. A call that fails or times out
+// (after --stall-timeout) fails the run.
+void rpc_client(Run& run, int id) {
+  const auto& o = run.options;
+  ReadyGuard ready(run.ready);
+  auto& sent = run.sent[static_cast<std::size_t>(id)].value;
+  auto& received = run.received[static_cast<std::size_t>(id)].value;
+  warren::perf::LatencyHistogram latency;
+  std::int64_t last_receive = 0;
+  try {
+    warren::RpcClient client(run.endpoint, {.direct_reply_to = !o.reply_queue});
+    const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::duration<double>(o.stall_timeout));
+    std::string body = make_body(o.size);
+    // Not timed: the path is connected and a server consumes.
+    client.call(o.queue, body, timeout).get();
+    ready.arrive();
+    run.go.wait();
+    std::deque<std::future<warren::Message>> in_flight;
+    std::uint64_t n = 0;
+    std::uint64_t replies = 0;
+    std::int64_t last_send = 0;
+    for (;;) {
+      bool more = (o.count == 0 || n < o.count) && !run.stop_producing.load();
+      if (more && in_flight.size() < o.concurrency) {
+        last_send = warren::perf::now_ns();
+        warren::perf::stamp(body.data(), last_send);
+        in_flight.push_back(client.call(o.queue, body, timeout));
+        sent.store(++n, std::memory_order_relaxed);
+        continue;
+      }
+      if (in_flight.empty()) break;
+      warren::Message reply = in_flight.front().get();
+      in_flight.pop_front();
+      std::int64_t now = warren::perf::now_ns();
+      if (reply.body.size() >= warren::perf::kTimestampBytes)
+        latency.record(now - warren::perf::read_stamp(reply.body.data()));
+      last_receive = now;
+      received.store(++replies, std::memory_order_relaxed);
+    }
+    record_last_send(run, Clock::time_point{std::chrono::nanoseconds(last_send)});
+    run.producers_done.fetch_add(1);
+  } catch (const std::exception& e) {
+    run.fail("client " + std::to_string(id), e);
+    run.producers_done.fetch_add(1);
+  }
+  record_receives(run, latency, last_receive);
 }
 
-void delete_queue(const std::string& endpoint, const PerfOptions& o) {
+// Declares (and purges) the queues, and the exchange with its bindings,
+// before any worker starts, so no message published by this run is dropped
+// as unroutable and none of an earlier run is counted. A connection of its
+// own, closed at once: an idle connection nobody pumps would not see the
+// broker's heartbeats.
+void prepare(const std::string& endpoint, const PerfOptions& o) {
+  warren::Connection connection(endpoint);
+  auto channel = connection.channel();
+  if (o.predeclared) {  // check that they exist (404 if not), and purge
+    if (!o.exchange.empty())
+      channel.exchange_declare(o.exchange, o.exchange_type, {.passive = true});
+    for (int i = 0; i < o.queues; ++i) {
+      channel.queue_declare(queue_name(o, i), {.passive = true});
+      if (o.purge) channel.queue_purge(queue_name(o, i));
+    }
+    return;
+  }
+  const auto start = Clock::now();
+  if (!o.exchange.empty()) channel.exchange_declare(o.exchange, o.exchange_type);
+  for (int i = 0; i < o.queues; ++i) {
+    const auto queue = queue_name(o, i);
+    channel.queue_declare(queue);
+    if (o.purge) channel.queue_purge(queue);
+    if (!o.exchange.empty()) channel.queue_bind(queue, o.exchange, o.binding_key);
+  }
+  for (std::uint64_t i = 0; i < o.bindings; ++i)
+    channel.queue_bind(queue_name(o, 0), o.exchange, "noise." + std::to_string(i) + ".*");
+  if (o.bindings > 0)
+    std::fprintf(stderr, "warren-perf: declared %d queue(s) and %llu binding(s) in %.2f s\n",
+                 o.queues, static_cast<unsigned long long>(o.bindings) + o.queues,
+                 std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+// Deletes what prepare() declared; deleting a queue deletes its bindings.
+void clean_up(const std::string& endpoint, const PerfOptions& o) {
   // Short: at this point a broker that does not answer is gone.
   warren::Connection connection(endpoint, {.connect_timeout = std::chrono::seconds(2)});
-  connection.channel().queue_delete(o.queue);
+  auto channel = connection.channel();
+  const auto start = Clock::now();
+  for (int i = 0; i < o.queues; ++i) channel.queue_delete(queue_name(o, i));
+  if (!o.exchange.empty()) channel.exchange_delete(o.exchange);
+  if (o.bindings > 0)
+    std::fprintf(stderr, "warren-perf: deleted the queue(s) and the exchange in %.2f s\n",
+                 std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 // Watches the workers, prints the live line, decides when the run is over.
@@ -263,7 +463,8 @@ std::string supervise(Run& run, std::vector<warren::perf::Sample>& samples) {
     if (time_up) run.stop_producing.store(true);
     if (o.producers == 0 && time_up) return "time";  // consumers only: the clock decides
     if (o.producers > 0 && run.producers_done.load() == o.producers) {
-      if (o.consumers == 0 || received >= sent) return interrupts ? "interrupted" : "complete";
+      if (o.consumers == 0 || received >= sent * o.routes)
+        return interrupts ? "interrupted" : "complete";
     }
     if (sent + received != last_progress_total) {
       last_progress_total = sent + received;
@@ -303,10 +504,41 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
       ("stall-timeout", po::value(&o.stall_timeout)->default_value(o.stall_timeout),
        "end the run when no message moved for this many seconds")
       ("no-purge", "keep messages already in the queue (they are counted as received)")
-      ("keep-queue", po::bool_switch(&o.keep_queue), "do not delete the queue at the end")
+      ("keep-queue", po::bool_switch(&o.keep_queue),
+       "do not delete the queue(s) and the exchange at the end")
+      ("predeclared", po::bool_switch(&o.predeclared),
+       "the queue(s), exchange and bindings exist (say, from a run with --keep-queue and the "
+       "same routing options): only check and purge them")
       ("json", po::bool_switch(&o.json),
        "print the summary as one JSON line (live lines to stderr)");
+  po::options_description routing("Exchange routing");
+  routing.add_options()
+      ("exchange", po::value(&o.exchange),
+       "publish to this exchange (declared) instead of the default exchange")
+      ("type", po::value(&o.exchange_type)->default_value(o.exchange_type),
+       "with --exchange: direct, fanout or topic")
+      ("queues", po::value(&o.queues)->default_value(o.queues),
+       "with --exchange: queues bound to it, named <queue>-0, <queue>-1, ... when more than "
+       "one; --consumers defaults to one per queue, fewer share the queues out")
+      ("routing-key", po::value(&o.routing_key),
+       "with --exchange: the producers' routing key (default: the queue name)")
+      ("binding-key", po::value(&o.binding_key),
+       "with --exchange: each queue's binding key (default: the routing key for direct, # for "
+       "topic; fanout ignores it)")
+      ("bindings", po::value(&o.bindings)->default_value(o.bindings),
+       "with --type topic: add this many bindings that match nothing (noise.<i>.*) to the "
+       "first queue, for a large routing table");
+  po::options_description rpc("RPC round trips");
+  rpc.add_options()
+      ("rpc", po::bool_switch(&o.rpc),
+       "producers are RpcClients calling the queue, consumers RpcServers that echo the body; "
+       "--prefetch is the servers', --count the calls per client")
+      ("reply-queue", po::bool_switch(&o.reply_queue),
+       "with --rpc: replies through an exclusive reply queue instead of direct reply-to")
+      ("concurrency", po::value(&o.concurrency)->default_value(o.concurrency),
+       "with --rpc: outstanding calls per client");
   // clang-format on
+  desc.add(routing).add(rpc);
   po::variables_map vm;
   if (auto code = warren::perf::parse_command_line("warren-perf", argc, argv, desc, vm)) {
     exit_code = *code;
@@ -330,6 +562,37 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
   if (o.manual_ack && o.prefetch > 0 && o.ack_every > o.prefetch)
     return usage_error("--ack-every above --prefetch would stall the consumers");
   if (o.stall_timeout <= 0) return usage_error("--stall-timeout must be positive");
+  auto given = [&](const char* name) { return vm.count(name) && !vm[name].defaulted(); };
+  const bool routed = !o.exchange.empty();
+  for (const char* name : {"type", "queues", "routing-key", "binding-key", "bindings"})
+    if (!routed && given(name)) return usage_error(std::string("--") + name + " needs --exchange");
+  if (o.exchange_type != "direct" && o.exchange_type != "fanout" && o.exchange_type != "topic")
+    return usage_error("--type is direct, fanout or topic");
+  if (o.queues < 1) return usage_error("--queues must be positive");
+  if (o.bindings > 0 && o.exchange_type != "topic")
+    return usage_error("--bindings needs --type topic");
+  if (!given("routing-key")) o.routing_key = o.queue;
+  if (!given("binding-key"))
+    o.binding_key = o.exchange_type == "topic"    ? "#"
+                    : o.exchange_type == "direct" ? o.routing_key
+                                                  : "";
+  if (o.bindings > 0 && topic_matches("noise.*.*", o.routing_key))
+    return usage_error("the routing key must not match the extra bindings (noise.<i>.*)");
+  o.routes = routes_per_message(o);
+  if (o.routes == 0)
+    return usage_error("binding key '" + o.binding_key + "' does not match routing key '" +
+                       o.routing_key + "': no queue would receive a message");
+  if (routed && !given("consumers")) o.consumers = o.queues;
+  if (!o.rpc && (given("concurrency") || o.reply_queue))
+    return usage_error("--concurrency and --reply-queue need --rpc");
+  if (o.rpc) {
+    if (routed) return usage_error("--rpc calls through the default exchange: no --exchange");
+    if (o.manual_ack) return usage_error("--rpc: the servers ack, the clients do not consume");
+    if (o.rate > 0) return usage_error("--rate does not apply to --rpc");
+    if (o.producers < 1 || o.consumers < 1)
+      return usage_error("--rpc needs at least one client (-x) and one server (-y)");
+    if (o.concurrency < 1) return usage_error("--concurrency must be positive");
+  }
   return o;
 }
 
@@ -368,14 +631,25 @@ int main(int argc, char** argv) {
   summary.producers = o.producers;
   summary.consumers = o.consumers;
   summary.size = o.size;
-  summary.ack = o.manual_ack ? "manual" : "auto";
-  summary.prefetch = o.manual_ack ? o.prefetch : 0;
+  summary.ack = o.manual_ack || o.rpc ? "manual" : "auto";  // RpcServer acks each request
+  summary.prefetch = o.manual_ack || o.rpc ? o.prefetch : 0;
+  summary.exchange = o.exchange;
+  summary.exchange_type = o.exchange.empty() ? "" : o.exchange_type;
+  summary.queues = o.queues;
+  summary.bindings = o.bindings;
+  summary.routes = o.routes;
+  if (o.rpc) {
+    summary.scenario += "-rpc";
+    summary.concurrency = o.concurrency;
+    summary.reply = o.reply_queue ? "reply-queue" : "direct-reply-to";
+  }
 
   try {
-    prepare_queue(endpoint, o);
+    prepare(endpoint, o);
   } catch (const std::exception& e) {
-    std::cerr << "warren-perf: cannot prepare queue '" << o.queue << "' on " << endpoint << ": "
-              << e.what() << "\n";
+    std::cerr << "warren-perf: cannot prepare queue '" << queue_name(o, 0) << "'"
+              << (o.exchange.empty() ? "" : " or exchange '" + o.exchange + "'") << " on "
+              << endpoint << ": " << e.what() << "\n";
     return 1;
   }
 
@@ -384,8 +658,10 @@ int main(int argc, char** argv) {
 
   Run run(o, endpoint);
   std::vector<std::jthread> workers;
-  for (int i = 0; i < o.consumers; ++i) workers.emplace_back(consumer, std::ref(run), i);
-  for (int i = 0; i < o.producers; ++i) workers.emplace_back(producer, std::ref(run), i);
+  for (int i = 0; i < o.consumers; ++i)
+    workers.emplace_back(o.rpc ? rpc_server : consumer, std::ref(run), i);
+  for (int i = 0; i < o.producers; ++i)
+    workers.emplace_back(o.rpc ? rpc_client : producer, std::ref(run), i);
   run.ready.wait();
   run.start = Clock::now();
   run.go.count_down();
@@ -409,9 +685,9 @@ int main(int argc, char** argv) {
   summary.errors = run.errors;
 
   try {
-    if (!o.keep_queue) delete_queue(endpoint, o);
+    if (!o.keep_queue) clean_up(endpoint, o);
   } catch (const std::exception& e) {
-    summary.errors.push_back(std::string("deleting the queue: ") + e.what());
+    summary.errors.push_back(std::string("deleting the queue(s): ") + e.what());
   }
   if (broker) {
     broker->stop();
