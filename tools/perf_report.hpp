@@ -13,19 +13,18 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
-#include <iostream>
-#include <optional>
 #include <vector>
-
-#include <boost/program_options.hpp>
 
 namespace warren::perf {
 
@@ -38,9 +37,10 @@ inline int usage_error(const char* program, const std::string& text,
 
 // Parses the command line into `vm`. Returns nullopt when the program should
 // go on, or the exit status to leave with: 0 after --help, 2 after an error.
-inline std::optional<int> parse_command_line(const char* program, int argc, char** argv,
-                                             const boost::program_options::options_description& desc,
-                                             boost::program_options::variables_map& vm) {
+inline std::optional<int> parse_command_line(
+    const char* program, int argc, char** argv,
+    const boost::program_options::options_description& desc,
+    boost::program_options::variables_map& vm) {
   namespace po = boost::program_options;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -256,8 +256,7 @@ inline void print_heading(std::FILE* out, const Summary& s) {
     if (s.bindings > 0)
       std::fprintf(out, " + %llu non-matching binding(s)",
                    static_cast<unsigned long long>(s.bindings));
-    std::fprintf(out, ", %llu deliveries per message\n",
-                 static_cast<unsigned long long>(s.routes));
+    std::fprintf(out, ", %llu deliveries per message\n", static_cast<unsigned long long>(s.routes));
   }
 }
 
@@ -269,7 +268,9 @@ inline void print_text(std::FILE* out, const Summary& s) {
                s.is_rpc() ? " (requests)" : "");
   std::fprintf(out, "  received  %10llu msg in %7.3f s = %10.0f msg/s%s\n",
                static_cast<unsigned long long>(s.received), s.receive_seconds, s.receive_rate(),
-               s.is_rpc() ? " (replies)" : s.routes > 1 ? " (deliveries, all queues)" : "");
+               s.is_rpc()     ? " (replies)"
+               : s.routes > 1 ? " (deliveries, all queues)"
+                              : "");
   std::fprintf(out, "  throughput %.0f %s/s, %.2f MB/s\n", s.rate(), s.is_rpc() ? "calls" : "msg",
                s.megabytes_per_second());
   const auto& h = s.latency;
@@ -291,28 +292,27 @@ inline void print_text(std::FILE* out, const Summary& s) {
 // are added at the end of an object, never renamed.
 inline void print_json(std::FILE* out, const Summary& s) {
   const auto& h = s.latency;
-  std::fprintf(out,
-               "{\"tool\":\"%s\",\"scenario\":\"%s\",\"endpoint\":\"%s\",\"producers\":%d,"
-               "\"consumers\":%d,\"size\":%zu,\"ack\":\"%s\",\"prefetch\":%u,\"sent\":%llu,"
-               "\"received\":%llu,\"lost\":%llu,\"send_seconds\":%.6f,\"receive_seconds\":%.6f,"
-               "\"send_rate\":%.1f,\"receive_rate\":%.1f,\"rate\":%.1f,\"mb_per_s\":%.3f,"
-               "\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"p50\":%.1f,\"p95\":%.1f,"
-               "\"p99\":%.1f,\"max\":%.1f,\"p999\":%.1f},\"exchange\":\"%s\",\"type\":\"%s\","
-               "\"queues\":%d,\"bindings\":%llu,\"routes\":%llu,\"concurrency\":%u,"
-               "\"reply\":\"%s\",\"end\":\"%s\",\"samples\":[",
-               json_escape(s.tool).c_str(), json_escape(s.scenario).c_str(),
-               json_escape(s.endpoint).c_str(), s.producers, s.consumers, s.size,
-               json_escape(s.ack).c_str(), s.prefetch, static_cast<unsigned long long>(s.sent),
-               static_cast<unsigned long long>(s.received),
-               static_cast<unsigned long long>(s.lost()), s.send_seconds, s.receive_seconds,
-               s.send_rate(), s.receive_rate(), s.rate(), s.megabytes_per_second(),
-               static_cast<unsigned long long>(h.count()), to_us(h.min()),
-               to_us(h.percentile(0.50)), to_us(h.percentile(0.95)), to_us(h.percentile(0.99)),
-               to_us(h.max()), to_us(h.percentile(0.999)), json_escape(s.exchange).c_str(),
-               json_escape(s.exchange_type).c_str(), s.queues,
-               static_cast<unsigned long long>(s.bindings),
-               static_cast<unsigned long long>(s.routes), s.concurrency,
-               json_escape(s.reply).c_str(), json_escape(s.end_reason).c_str());
+  std::fprintf(
+      out,
+      "{\"tool\":\"%s\",\"scenario\":\"%s\",\"endpoint\":\"%s\",\"producers\":%d,"
+      "\"consumers\":%d,\"size\":%zu,\"ack\":\"%s\",\"prefetch\":%u,\"sent\":%llu,"
+      "\"received\":%llu,\"lost\":%llu,\"send_seconds\":%.6f,\"receive_seconds\":%.6f,"
+      "\"send_rate\":%.1f,\"receive_rate\":%.1f,\"rate\":%.1f,\"mb_per_s\":%.3f,"
+      "\"latency_us\":{\"count\":%llu,\"min\":%.1f,\"p50\":%.1f,\"p95\":%.1f,"
+      "\"p99\":%.1f,\"max\":%.1f,\"p999\":%.1f},\"exchange\":\"%s\",\"type\":\"%s\","
+      "\"queues\":%d,\"bindings\":%llu,\"routes\":%llu,\"concurrency\":%u,"
+      "\"reply\":\"%s\",\"end\":\"%s\",\"samples\":[",
+      json_escape(s.tool).c_str(), json_escape(s.scenario).c_str(), json_escape(s.endpoint).c_str(),
+      s.producers, s.consumers, s.size, json_escape(s.ack).c_str(), s.prefetch,
+      static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.received),
+      static_cast<unsigned long long>(s.lost()), s.send_seconds, s.receive_seconds, s.send_rate(),
+      s.receive_rate(), s.rate(), s.megabytes_per_second(),
+      static_cast<unsigned long long>(h.count()), to_us(h.min()), to_us(h.percentile(0.50)),
+      to_us(h.percentile(0.95)), to_us(h.percentile(0.99)), to_us(h.max()),
+      to_us(h.percentile(0.999)), json_escape(s.exchange).c_str(),
+      json_escape(s.exchange_type).c_str(), s.queues, static_cast<unsigned long long>(s.bindings),
+      static_cast<unsigned long long>(s.routes), s.concurrency, json_escape(s.reply).c_str(),
+      json_escape(s.end_reason).c_str());
   for (std::size_t i = 0; i < s.samples.size(); ++i)
     std::fprintf(out, "%s[%.1f,%.0f,%.0f]", i ? "," : "", s.samples[i].time_s,
                  s.samples[i].sent_rate, s.samples[i].received_rate);

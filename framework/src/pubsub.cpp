@@ -1,0 +1,411 @@
+// Publisher and Subscriber over ZeroMQ PUB/SUB, and the glob matcher that
+// gives patterns Redis's meaning. The wire format is described in
+// warren/pubsub.hpp and docs/pubsub.md.
+#include "warren/pubsub.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "warren/context.hpp"
+#include "warren/errors.hpp"
+#include "warren/protocol.hpp"
+
+namespace warren {
+
+// ---------------------------------------------------------------------------
+// Glob matching (Redis's stringmatchlen, without its recursion).
+
+namespace {
+
+// Matches one non-'*' token of `p` at `pi` against `c`; sets `next` to the
+// position after the token.
+bool match_token(std::string_view p, std::size_t pi, char c, std::size_t& next) {
+  const char t = p[pi];
+  if (t == '?') {
+    next = pi + 1;
+    return true;
+  }
+  if (t == '\\' && pi + 1 < p.size()) {
+    next = pi + 2;
+    return p[pi + 1] == c;
+  }
+  if (t != '[') {
+    next = pi + 1;
+    return t == c;
+  }
+  // A class: '[abc]', '[a-z]', '[^a]' / '[!a]', '\' escapes; ']' closes it
+  // wherever it stands, and an unclosed class runs to the end of the pattern.
+  std::size_t i = pi + 1;
+  bool negate = false;
+  if (i < p.size() && (p[i] == '^' || p[i] == '!')) {
+    negate = true;
+    ++i;
+  }
+  bool matched = false;
+  while (i < p.size()) {
+    if (p[i] == '\\' && i + 1 < p.size()) {
+      matched |= p[i + 1] == c;
+      i += 2;
+    } else if (p[i] == ']') {
+      ++i;
+      break;
+    } else if (i + 2 < p.size() && p[i + 1] == '-') {
+      auto lo = static_cast<unsigned char>(p[i]), hi = static_cast<unsigned char>(p[i + 2]);
+      if (lo > hi) std::swap(lo, hi);
+      auto uc = static_cast<unsigned char>(c);
+      matched |= uc >= lo && uc <= hi;
+      i += 3;
+    } else {
+      matched |= p[i] == c;
+      ++i;
+    }
+  }
+  next = i;
+  return matched != negate;
+}
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  constexpr auto npos = std::string_view::npos;
+  std::size_t pi = 0, si = 0, star = npos, star_si = 0;
+  while (si < text.size()) {
+    if (pi < pattern.size() && pattern[pi] == '*') {
+      star = ++pi;  // remember where to resume, and let '*' take nothing first
+      star_si = si;
+      continue;
+    }
+    std::size_t next = 0;
+    if (pi < pattern.size() && match_token(pattern, pi, text[si], next)) {
+      pi = next;
+      ++si;
+      continue;
+    }
+    if (star == npos) return false;
+    pi = star;  // let the last '*' take one more character
+    si = ++star_si;
+  }
+  while (pi < pattern.size() && pattern[pi] == '*') ++pi;
+  return pi == pattern.size();
+}
+
+std::string glob_literal_prefix(std::string_view pattern) {
+  std::string prefix;
+  for (std::size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '*' || c == '?' || c == '[') break;
+    if (c == '\\' && i + 1 < pattern.size()) ++i;
+    prefix += pattern[i];
+  }
+  return prefix;
+}
+
+// ---------------------------------------------------------------------------
+// Wire format.
+
+namespace {
+
+constexpr std::uint8_t kWireVersion = 1;
+constexpr std::size_t kHeaderSize = 1 + 8 + 8;  // version, publisher id, sequence
+
+void put_u64(char* out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+std::uint64_t get_u64(const char* in) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
+}
+
+std::uint64_t random_id() {
+  std::random_device device;
+  std::uint64_t id = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+  return id ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// The ZeroMQ subscription for an exact channel: the name and its terminator.
+std::string exact_topic(const std::string& channel) { return channel + '\0'; }
+
+template <class F>
+void on_socket(const std::string& what, const std::string& endpoint, F&& f) {
+  try {
+    f();
+  } catch (const zmq::error_t& e) {
+    throw Error(ReplyCode::kResourceError, "cannot " + what + " " + endpoint + ": " + e.what());
+  }
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Publisher.
+
+struct Publisher::Impl {
+  Impl(const std::string& endpoint, const PublisherOptions& options)
+      : socket(options.context ? *options.context : default_context(), zmq::socket_type::pub),
+        id(random_id()) {
+    socket.set(zmq::sockopt::sndhwm, options.sndhwm);
+    socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
+    if (options.bind) {
+      on_socket("bind", endpoint, [&] { socket.bind(endpoint); });
+      this->endpoint = socket.get(zmq::sockopt::last_endpoint);
+    } else {
+      on_socket("connect to", endpoint, [&] { socket.connect(endpoint); });
+      this->endpoint = endpoint;
+    }
+  }
+
+  zmq::socket_t socket;
+  std::string endpoint;
+  std::uint64_t id;
+  std::uint64_t published = 0;
+  // The next sequence number per channel; the subscriber counts gaps.
+  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> sequences;
+};
+
+Publisher::Publisher(const std::string& endpoint, PublisherOptions options)
+    : impl_(std::make_unique<Impl>(endpoint, options)) {}
+Publisher::~Publisher() = default;
+Publisher::Publisher(Publisher&&) noexcept = default;
+Publisher& Publisher::operator=(Publisher&&) noexcept = default;
+
+bool Publisher::publish(std::string_view channel, std::string_view body,
+                        const Properties& properties) {
+  auto it = impl_->sequences.find(channel);
+  if (it == impl_->sequences.end()) it = impl_->sequences.emplace(std::string(channel), 0).first;
+  const std::uint64_t sequence = ++it->second;
+
+  zmq::message_t topic(channel.size() + 1);
+  std::memcpy(topic.data(), channel.data(), channel.size());
+  static_cast<char*>(topic.data())[channel.size()] = '\0';
+
+  std::string raw;
+  if (!(properties == Properties{})) raw = protocol::encode_properties(properties);
+  zmq::message_t header(kHeaderSize + raw.size());
+  auto* h = static_cast<char*>(header.data());
+  h[0] = static_cast<char>(kWireVersion);
+  put_u64(h + 1, impl_->id);
+  put_u64(h + 9, sequence);
+  if (!raw.empty()) std::memcpy(h + kHeaderSize, raw.data(), raw.size());
+
+  zmq::message_t payload(body.data(), body.size());
+  // PUB never blocks: at the high-water mark ZeroMQ drops the whole message.
+  if (!impl_->socket.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+  impl_->socket.send(header, zmq::send_flags::sndmore);
+  impl_->socket.send(payload, zmq::send_flags::none);
+  ++impl_->published;
+  return true;
+}
+
+const std::string& Publisher::endpoint() const { return impl_->endpoint; }
+std::uint64_t Publisher::published() const { return impl_->published; }
+
+// ---------------------------------------------------------------------------
+// Subscriber.
+
+struct Subscriber::Impl {
+  Impl(const std::string& endpoint, Handler h, const SubscriberOptions& options)
+      : socket(options.context ? *options.context : default_context(), zmq::socket_type::sub),
+        handler(std::move(h)) {
+    socket.set(zmq::sockopt::rcvhwm, options.rcvhwm);
+    socket.set(zmq::sockopt::linger, 0);
+    wakeup_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wakeup_fd < 0) throw Error(ReplyCode::kInternalError, "eventfd failed");
+    try {
+      connect(endpoint);
+    } catch (...) {
+      ::close(wakeup_fd);
+      throw;
+    }
+  }
+  ~Impl() { ::close(wakeup_fd); }
+
+  void connect(const std::string& endpoint) {
+    on_socket("connect to", endpoint, [&] { socket.connect(endpoint); });
+  }
+
+  // Waits up to `timeout`, then dispatches what is ready. Sets `stopped`
+  // when a stop request ended the wait or the batch (and clears it).
+  std::size_t dispatch(std::chrono::milliseconds timeout, bool& stopped) {
+    std::array<zmq::pollitem_t, 2> items{{{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                          {nullptr, wakeup_fd, ZMQ_POLLIN, 0}}};
+    if (!stop_requested.load()) zmq::poll(items.data(), items.size(), timeout);
+    if (items[1].revents & ZMQ_POLLIN) {
+      std::uint64_t value;
+      [[maybe_unused]] auto n = ::read(wakeup_fd, &value, sizeof value);
+    }
+    std::size_t calls = 0;
+    for (int i = 0; i < 4096 && !stop_requested.load(std::memory_order_relaxed); ++i) {
+      if (!receive_one(calls)) break;
+    }
+    stopped = stop_requested.exchange(false);
+    return calls;
+  }
+
+  // Takes one message off the socket, if there is one, and delivers it.
+  bool receive_one(std::size_t& calls) {
+    if (!socket.recv(frames[0], zmq::recv_flags::dontwait)) return false;
+    std::size_t n = 1;
+    bool more = frames[0].more();
+    while (more) {
+      zmq::message_t& into = n < frames.size() ? frames[n] : overflow;
+      (void)socket.recv(into, zmq::recv_flags::none);
+      more = into.more();
+      ++n;
+    }
+    bump(received, 1);
+    if (n != frames.size() || !deliver(calls)) bump(malformed, 1);
+    return true;
+  }
+
+  bool deliver(std::size_t& calls) {
+    const auto& topic = frames[0];
+    const auto& header = frames[1];
+    if (topic.size() == 0 || static_cast<const char*>(topic.data())[topic.size() - 1] != '\0')
+      return false;
+    if (header.size() < kHeaderSize || static_cast<const char*>(header.data())[0] != kWireVersion)
+      return false;
+    const auto* h = static_cast<const char*>(header.data());
+    std::string_view channel(static_cast<const char*>(topic.data()), topic.size() - 1);
+    count_gap(std::string_view(h + 1, 8), channel, get_u64(h + 9));
+
+    const bool exact = channels.find(channel) != channels.end();
+    std::vector<const std::string*> matched;
+    for (const auto& p : patterns)
+      if (glob_match(p, channel)) matched.push_back(&p);
+    if (!exact && matched.empty()) return true;  // a pattern's prefix, not the pattern
+
+    message.channel.assign(channel);
+    try {
+      message.properties = protocol::decode_properties(
+          std::string_view(h + kHeaderSize, header.size() - kHeaderSize));
+    } catch (const ProtocolError&) {
+      return false;
+    }
+    message.body.assign(static_cast<const char*>(frames[2].data()), frames[2].size());
+    if (exact) {
+      message.pattern.clear();
+      handler(message);
+      ++calls;
+      bump(delivered, 1);
+    }
+    for (const auto* p : matched) {
+      message.pattern = *p;
+      handler(message);
+      ++calls;
+      bump(delivered, 1);
+    }
+    return true;
+  }
+
+  // Counts a gap in one publisher's numbering of one channel.
+  void count_gap(std::string_view publisher, std::string_view channel, std::uint64_t sequence) {
+    key.assign(publisher);
+    key.append(channel);
+    auto it = last_sequence.find(key);
+    if (it == last_sequence.end()) {
+      last_sequence.emplace(key, sequence);
+      return;
+    }
+    if (sequence > it->second + 1) bump(lost, sequence - it->second - 1);
+    if (sequence > it->second) it->second = sequence;
+  }
+
+  // A subscription changed: a channel dropped and taken up again would look
+  // like a gap, so sequence tracking starts afresh.
+  void reset_sequences() { last_sequence.clear(); }
+
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by) {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+
+  zmq::socket_t socket;
+  Handler handler;
+  int wakeup_fd = -1;
+  std::atomic<bool> stop_requested{false};
+  std::unordered_set<std::string, StringHash, std::equal_to<>> channels;
+  std::vector<std::string> patterns;  // in subscription order, as Redis delivers
+  std::array<zmq::message_t, 3> frames;
+  zmq::message_t overflow;
+  PubSubMessage message;
+  std::string key;
+  std::unordered_map<std::string, std::uint64_t> last_sequence;
+  std::atomic<std::uint64_t> received{0}, delivered{0}, lost{0}, malformed{0};
+};
+
+Subscriber::Subscriber(const std::string& endpoint, Handler handler, SubscriberOptions options)
+    : impl_(std::make_unique<Impl>(endpoint, std::move(handler), options)) {}
+Subscriber::~Subscriber() = default;
+Subscriber::Subscriber(Subscriber&&) noexcept = default;
+Subscriber& Subscriber::operator=(Subscriber&&) noexcept = default;
+
+void Subscriber::connect(const std::string& endpoint) { impl_->connect(endpoint); }
+
+void Subscriber::subscribe(const std::string& channel) {
+  if (!impl_->channels.insert(channel).second) return;
+  impl_->socket.set(zmq::sockopt::subscribe, exact_topic(channel));
+}
+
+void Subscriber::psubscribe(const std::string& pattern) {
+  auto& patterns = impl_->patterns;
+  if (std::find(patterns.begin(), patterns.end(), pattern) != patterns.end()) return;
+  patterns.push_back(pattern);
+  // ZeroMQ filters by prefix (and counts repeated subscriptions), so two
+  // patterns with one literal prefix each hold one reference to it.
+  impl_->socket.set(zmq::sockopt::subscribe, glob_literal_prefix(pattern));
+}
+
+void Subscriber::unsubscribe(const std::string& channel) {
+  auto it = impl_->channels.find(channel);
+  if (it == impl_->channels.end()) return;
+  impl_->channels.erase(it);
+  impl_->socket.set(zmq::sockopt::unsubscribe, exact_topic(channel));
+  impl_->reset_sequences();
+}
+
+void Subscriber::punsubscribe(const std::string& pattern) {
+  auto& patterns = impl_->patterns;
+  auto it = std::find(patterns.begin(), patterns.end(), pattern);
+  if (it == patterns.end()) return;
+  patterns.erase(it);
+  impl_->socket.set(zmq::sockopt::unsubscribe, glob_literal_prefix(pattern));
+  impl_->reset_sequences();
+}
+
+std::size_t Subscriber::process_events(std::chrono::milliseconds timeout) {
+  bool stopped = false;
+  return impl_->dispatch(timeout, stopped);
+}
+
+void Subscriber::run() {
+  for (bool stopped = false; !stopped;) impl_->dispatch(std::chrono::milliseconds(-1), stopped);
+}
+
+void Subscriber::stop() noexcept {
+  impl_->stop_requested.store(true);
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(impl_->wakeup_fd, &one, sizeof one);
+}
+
+SubscriberStats Subscriber::stats() const {
+  return {impl_->received.load(), impl_->delivered.load(), impl_->lost.load(),
+          impl_->malformed.load()};
+}
+
+}  // namespace warren
