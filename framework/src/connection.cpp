@@ -220,7 +220,7 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
       if (it == channels_.end()) return;
       it->second.closed = CloseReason{static_cast<ReplyCode>(m.reply_code), m.reply_text};
       it->second.consumers.clear();
-      std::erase_if(topology_, [&](const Recorded& r) { return r.channel == cmd.channel; });
+      erase_topology_if([&](const Recorded& r) { return r.channel == cmd.channel; });
       return;
     }
     case protocol::Opcode::kBasicDeliver: {
@@ -426,7 +426,7 @@ void ConnectionCore::close_channel(std::uint16_t ch) {
   Lock lk(mu_);
   auto it = channels_.find(ch);
   if (it == channels_.end() || it->second.closed) return;
-  std::erase_if(topology_, [&](const Recorded& r) { return r.channel == ch; });
+  erase_topology_if([&](const Recorded& r) { return r.channel == ch; });
   if (!closed_) {
     try {
       call_locked(ch, protocol::ChannelClose{200, "Normal shutdown"}, protocol::Opcode::kChannelCloseOk);
@@ -475,20 +475,37 @@ void ConnectionCore::remove_consumer(std::uint16_t ch, std::string_view tag) {
   if (c != it->second.consumers.end()) it->second.consumers.erase(c);
 }
 
+template <class Pred>
+void ConnectionCore::erase_topology_if(Pred pred) {
+  for (auto it = topology_.begin(); it != topology_.end();) {
+    if (!pred(*it)) {
+      ++it;
+      continue;
+    }
+    topology_index_.erase(protocol::encode(0, it->method));
+    it = topology_.erase(it);
+  }
+}
+
 void ConnectionCore::record(std::uint16_t ch, protocol::Method declaration_or_binding) {
   Lock lk(mu_);
-  std::erase_if(topology_, [&](const Recorded& r) { return r.method == declaration_or_binding; });
+  auto key = protocol::encode(0, declaration_or_binding);
+  if (auto it = topology_index_.find(key); it != topology_index_.end()) topology_.erase(it->second);
   topology_.push_back(Recorded{ch, std::move(declaration_or_binding)});
+  topology_index_[std::move(key)] = std::prev(topology_.end());
 }
 
 void ConnectionCore::forget(const protocol::Method& binding) {
   Lock lk(mu_);
-  std::erase_if(topology_, [&](const Recorded& r) { return r.method == binding; });
+  auto it = topology_index_.find(protocol::encode(0, binding));
+  if (it == topology_index_.end()) return;
+  topology_.erase(it->second);
+  topology_index_.erase(it);
 }
 
 void ConnectionCore::forget_queue(std::string_view name) {
   Lock lk(mu_);
-  std::erase_if(topology_, [&](const Recorded& r) {
+  erase_topology_if([&](const Recorded& r) {
     if (auto* q = std::get_if<protocol::QueueDeclare>(&r.method)) return q->queue == name;
     if (auto* b = std::get_if<protocol::QueueBind>(&r.method)) return b->queue == name;
     return false;
@@ -497,7 +514,7 @@ void ConnectionCore::forget_queue(std::string_view name) {
 
 void ConnectionCore::forget_exchange(std::string_view name) {
   Lock lk(mu_);
-  std::erase_if(topology_, [&](const Recorded& r) {
+  erase_topology_if([&](const Recorded& r) {
     if (auto* x = std::get_if<protocol::ExchangeDeclare>(&r.method)) return x->exchange == name;
     if (auto* b = std::get_if<protocol::QueueBind>(&r.method)) return b->exchange == name;
     if (auto* b = std::get_if<protocol::ExchangeBind>(&r.method)) return b->source == name || b->destination == name;

@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -178,7 +179,12 @@ class ConnectionCore {
   bool closed_by_app_ = false;
   bool close_ok_received_ = false;
   std::unordered_map<std::uint16_t, ChannelState> channels_;
-  std::vector<Recorded> topology_;
+  // In the order made; indexed by the encoded method, so recording a
+  // declaration or binding again is O(1) (a service may declare per message).
+  std::list<Recorded> topology_;
+  std::unordered_map<std::string, std::list<Recorded>::iterator> topology_index_;
+  template <class Pred>
+  void erase_topology_if(Pred pred);
   std::deque<Incoming> pending_;  // deliveries and cancels awaiting dispatch
   std::string encode_buffer_;
 

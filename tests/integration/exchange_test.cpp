@@ -276,6 +276,27 @@ TEST_F(ExchangeTest, AlternateExchangesChainWithoutLoops) {
   EXPECT_EQ(returned[0].body, "c");
 }
 
+TEST_F(ExchangeTest, ManyBindingsComeAndGo) {
+  // 20 000 bindings on one queue (bind, route, unbind, delete): cheap per
+  // binding, and the routing answer stays right throughout.
+  queues({"many"});
+  ch().exchange_declare("big", "topic", {.auto_delete = true});
+  constexpr int kBindings = 20000;
+  for (int i = 0; i < kBindings; ++i) ch().queue_bind("many", "big", "noise." + std::to_string(i) + ".*");
+  ch().queue_bind("many", "big", "signal.#");
+  ch().basic_publish("big", "noise.19999.x", "n");
+  ch().basic_publish("big", "signal.a.b", "s");
+  ch().basic_publish("big", "nothing", "x");
+  EXPECT_EQ(drain("many"), (Bodies{"n", "s"}));
+  for (int i = 0; i < kBindings; i += 2) ch().queue_unbind("many", "big", "noise." + std::to_string(i) + ".*");
+  ch().basic_publish("big", "noise.0.x", "gone");
+  ch().basic_publish("big", "noise.1.x", "kept");
+  EXPECT_EQ(drain("many"), (Bodies{"kept"}));
+  ch().queue_delete("many");  // takes the last bindings, and the auto_delete exchange with them
+  expect_refused<ChannelError>([&] { fresh().exchange_declare("big", "topic", {.passive = true}); },
+                               ReplyCode::kNotFound);
+}
+
 TEST_F(ExchangeTest, RecoveryRestoresExchangesAndBindings) {
   auto where = endpoint();
   ConnectionOptions o;

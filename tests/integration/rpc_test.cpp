@@ -147,6 +147,7 @@ TEST_F(DirectReplyToTest, ReplyGoesStraightBackAndNoQueueIsDeclared) {
   EXPECT_EQ(reply->body, "answer");
   EXPECT_EQ(reply->properties.correlation_id, "c1");
   EXPECT_EQ(broker_->stats().queues, 1u) << "only 'requests'";
+  EXPECT_EQ(broker_->stats().published, 2u) << "the request and the reply, each once";
 }
 
 }  // namespace

@@ -318,17 +318,15 @@ Exchange& BrokerCore::declare_exchange(std::string name, ExchangeType type, Exch
   return ref;
 }
 
-std::vector<std::string> BrokerCore::source_names(const std::vector<Exchange*>& sources) {
+std::vector<std::string> BrokerCore::source_names(const std::unordered_map<Exchange*, std::size_t>& sources) {
   std::vector<std::string> names;
-  for (Exchange* x : sources) names.push_back(x->name());
-  std::sort(names.begin(), names.end());
-  names.erase(std::unique(names.begin(), names.end()), names.end());
+  for (const auto& [x, count] : sources) names.push_back(x->name());
   return names;
 }
 
-void BrokerCore::forget_source(std::vector<Exchange*>& sources, Exchange* source) {
-  auto it = std::find(sources.begin(), sources.end(), source);
-  if (it != sources.end()) sources.erase(it);
+void BrokerCore::forget_source(std::unordered_map<Exchange*, std::size_t>& sources, Exchange* source) {
+  auto it = sources.find(source);
+  if (it != sources.end() && --it->second == 0) sources.erase(it);
 }
 
 void BrokerCore::delete_exchange(Exchange& x) {
@@ -352,7 +350,7 @@ void BrokerCore::delete_exchange(Exchange& x) {
 void BrokerCore::bind(Exchange& source, Binding binding) {
   Destination d = binding.destination;
   if (!source.bind(std::move(binding))) return;
-  (d.queue ? d.queue->sources : d.exchange->sources).push_back(&source);
+  ++(d.queue ? d.queue->sources : d.exchange->sources)[&source];
 }
 
 void BrokerCore::unbind(Exchange& source, const Binding& binding) {
@@ -504,8 +502,7 @@ bool BrokerCore::deliver_reply(std::string_view routing_key, std::string_view pr
   protocol::BasicDeliver d{ch->second.reply_consumer_tag, ch->second.next_delivery_tag++, false, "",
                            std::string(routing_key)};
   send(s, ch->second.number, d, properties, &body);
-  published_.fetch_add(1, std::memory_order_relaxed);
-  delivered_.fetch_add(1, std::memory_order_relaxed);
+  delivered_.fetch_add(1, std::memory_order_relaxed);  // publish() counted the publish
   return true;
 }
 

@@ -109,8 +109,8 @@ class BrokerCore {
   void drain_wakeup() noexcept;
   template <class H>
   void route(Exchange& x, std::string_view routing_key, H& headers);
-  void forget_source(std::vector<Exchange*>& sources, Exchange* source);
-  static std::vector<std::string> source_names(const std::vector<Exchange*>& sources);
+  void forget_source(std::unordered_map<Exchange*, std::size_t>& sources, Exchange* source);
+  static std::vector<std::string> source_names(const std::unordered_map<Exchange*, std::size_t>& sources);
 
   BrokerOptions options_;
   Log log_;

@@ -1,6 +1,8 @@
 #include "exchange.hpp"
 
 #include <algorithm>
+#include <cstring>
+#include <iterator>
 
 #include "headers_match.hpp"
 
@@ -30,37 +32,46 @@ std::string Exchange::alternate_exchange() const {
   return it->second.as<std::string>();
 }
 
-namespace {
-bool same(const Binding& a, const Binding& b) {
-  return a.destination == b.destination && a.routing_key == b.routing_key && a.arguments == b.arguments;
+std::string Exchange::index_key(const Binding& b) {
+  const void* target = b.destination.queue ? static_cast<const void*>(b.destination.queue)
+                                           : static_cast<const void*>(b.destination.exchange);
+  std::string key(sizeof target + 1, '\0');
+  std::memcpy(key.data(), &target, sizeof target);
+  key[sizeof target] = b.destination.queue ? 'q' : 'x';
+  key.append(b.routing_key);
+  return key;
 }
-}  // namespace
 
 bool Exchange::bind(Binding binding) {
-  for (const auto& b : bindings_)
-    if (same(b, binding)) return false;
+  auto& same_route = index_[index_key(binding)];
+  for (auto it : same_route)
+    if (it->arguments == binding.arguments) return false;
   if (type_ == ExchangeType::kDirect) direct_[binding.routing_key].push_back(binding.destination);
-  if (type_ == ExchangeType::kTopic) topic_.insert(binding.routing_key, binding.destination);
+  // The trie holds each (key, destination) once, however many arguments.
+  if (type_ == ExchangeType::kTopic && same_route.empty()) topic_.insert(binding.routing_key, binding.destination);
   bindings_.push_back(std::move(binding));
+  same_route.push_back(std::prev(bindings_.end()));
   return true;
 }
 
 bool Exchange::unbind(const Binding& binding) {
-  auto it = std::find_if(bindings_.begin(), bindings_.end(), [&](const Binding& b) { return same(b, binding); });
-  if (it == bindings_.end()) return false;
+  auto entry = index_.find(index_key(binding));
+  if (entry == index_.end()) return false;
+  auto& same_route = entry->second;
+  auto pos = std::find_if(same_route.begin(), same_route.end(),
+                          [&](auto it) { return it->arguments == binding.arguments; });
+  if (pos == same_route.end()) return false;
+  auto it = *pos;
   if (type_ == ExchangeType::kDirect) {
     auto d = direct_.find(it->routing_key);
     auto& v = d->second;
     v.erase(std::find(v.begin(), v.end(), it->destination));
     if (v.empty()) direct_.erase(d);
   }
-  if (type_ == ExchangeType::kTopic) {
-    // The trie holds (key, destination) once; keep it while another binding
-    // with other arguments still needs the same pair.
-    bool shared = std::any_of(bindings_.begin(), bindings_.end(), [&](const Binding& b) {
-      return &b != &*it && b.destination == it->destination && b.routing_key == it->routing_key;
-    });
-    if (!shared) topic_.erase(it->routing_key, it->destination);
+  same_route.erase(pos);
+  if (same_route.empty()) {
+    if (type_ == ExchangeType::kTopic) topic_.erase(it->routing_key, it->destination);
+    index_.erase(entry);
   }
   bindings_.erase(it);
   return true;

@@ -80,18 +80,22 @@ class Exchange {
   template <class H, class F>
   void match(std::string_view routing_key, H&& headers, F&& out) const;
 
-  // Exchanges with bindings to this one, one entry per binding.
-  std::vector<Exchange*> sources;
+  // Exchanges with bindings to this one, and how many bindings each.
+  std::unordered_map<Exchange*, std::size_t> sources;
   // The publish that last passed through here: breaks cycles.
   std::uint64_t route_mark = 0;
 
  private:
   bool headers_binding_matches(const Binding& b, const FieldTable* headers) const;
+  static std::string index_key(const Binding& b);
 
   std::string name_;
   ExchangeType type_;
   ExchangeFlags flags_;
   std::list<Binding> bindings_;
+  // (destination, routing key) -> its bindings (they differ in arguments):
+  // bind, unbind and the duplicate check cost O(1), not a scan of the list.
+  std::unordered_map<std::string, std::vector<std::list<Binding>::iterator>> index_;
   std::unordered_map<std::string, std::vector<Destination>> direct_;
   TopicTrie<Destination> topic_;
 };

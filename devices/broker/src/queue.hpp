@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <zmq.hpp>
@@ -77,8 +78,8 @@ class Queue {
   // The consumer to try first in round-robin order; advance after delivering.
   std::size_t& cursor() { return cursor_; }
 
-  // Exchanges with bindings to this queue, one entry per binding.
-  std::vector<Exchange*> sources;
+  // Exchanges with bindings to this queue, and how many bindings each.
+  std::unordered_map<Exchange*, std::size_t> sources;
   // The publish that last reached this queue: one copy per publish, however
   // many routes lead here.
   std::uint64_t route_mark = 0;
