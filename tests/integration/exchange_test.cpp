@@ -298,7 +298,6 @@ TEST_F(ExchangeTest, ManyBindingsComeAndGo) {
 }
 
 TEST_F(ExchangeTest, RecoveryRestoresExchangesAndBindings) {
-  auto where = endpoint();
   ConnectionOptions o;
   o.heartbeat = 100ms;
   o.automatic_recovery = true;
@@ -314,15 +313,7 @@ TEST_F(ExchangeTest, RecoveryRestoresExchangesAndBindings) {
   ch.basic_consume(q, [&](const Message& m) { got.push_back(m.body); }, {.auto_ack = true});
   ch_.reset();
   conn_.reset();
-  broker_.reset();
-  ASSERT_TRUE(wait_until([&] {
-    try {
-      start_broker(quiet_broker(where));
-      return true;
-    } catch (const std::runtime_error&) {
-      return false;
-    }
-  }));
+  ASSERT_TRUE(restart_broker());
   ASSERT_TRUE(pump_until(conn, [&] { return conn.recovery_count() == 1; }, 10s));
   auto producer = connect();
   auto pch = producer.channel();

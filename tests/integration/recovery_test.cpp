@@ -7,21 +7,6 @@ namespace {
 
 class RecoveryTest : public BrokerTest {
  protected:
-  // Stops the broker and starts a new one on the same endpoint (an empty
-  // broker, like a restarted process without durable state).
-  void restart_broker() {
-    std::string where = endpoint();
-    broker_.reset();
-    // The old socket releases the port in the background: retry until bound.
-    ASSERT_TRUE(wait_until([&] {
-      try {
-        start_broker(quiet_broker(where));
-        return true;
-      } catch (const std::runtime_error&) {
-        return false;
-      }
-    }));
-  }
   ConnectionOptions recovering() {
     ConnectionOptions o;
     o.heartbeat = 100ms;
@@ -35,7 +20,7 @@ class RecoveryTest : public BrokerTest {
 TEST_F(RecoveryTest, WithoutRecoveryALostBrokerIsConnectionLost) {
   auto conn = connect({.heartbeat = 100ms});
   auto ch = conn.channel();
-  restart_broker();
+  ASSERT_TRUE(restart_broker());
   expect_refused<ConnectionLost>([&] { conn.run_for(5000ms); }, ReplyCode::kConnectionForced);
   expect_refused<ConnectionLost>([&] { ch.queue_declare("x"); }, ReplyCode::kConnectionForced);
 }
@@ -56,7 +41,7 @@ TEST_F(RecoveryTest, ConsumerResumesAfterBrokerRestart) {
     pch.basic_publish("", "jobs", "before");
     ASSERT_TRUE(pump_until(conn, [&] { return got.size() == 1; }));
   }
-  restart_broker();
+  ASSERT_TRUE(restart_broker());
   // No manual step: the consumer's own loop reconnects and re-subscribes.
   ASSERT_TRUE(pump_until(conn, [&] { return conn.recovery_count() == 1; }, 10s));
   auto producer = connect();
@@ -73,7 +58,7 @@ TEST_F(RecoveryTest, ServerNamedQueueKeepsItsName) {
   auto name = ch.queue_declare("", {.exclusive = true}).queue;
   std::vector<std::string> got;
   ch.basic_consume(name, [&](const Message& m) { got.push_back(m.body); }, {.auto_ack = true});
-  restart_broker();
+  ASSERT_TRUE(restart_broker());
   ASSERT_TRUE(pump_until(conn, [&] { return conn.recovery_count() == 1; }, 10s));
   auto producer = connect();
   producer.channel().basic_publish("", name, "reply");
@@ -89,7 +74,7 @@ TEST_F(RecoveryTest, DeliveryTagsKeepGrowingAndStaleAcksAreIgnored) {
   auto first = ch.basic_get("tags");
   ASSERT_TRUE(first);
   EXPECT_EQ(first->delivery_tag, 1u);
-  restart_broker();
+  ASSERT_TRUE(restart_broker());
   ASSERT_TRUE(pump_until(conn, [&] { return conn.recovery_count() == 1; }, 10s));
   ch.basic_ack(first->delivery_tag);  // from before: ignored, not a 406
   ch.basic_publish("", "tags", "two");
@@ -114,14 +99,7 @@ TEST_F(RecoveryTest, CallsDuringTheOutageThrowThenWorkAgain) {
   conn.run_for(500ms);
   EXPECT_FALSE(conn.is_open());
   EXPECT_THROW(ch.queue_declare("q"), ConnectionLost);
-  ASSERT_TRUE(wait_until([&] {
-    try {
-      start_broker(quiet_broker(where));
-      return true;
-    } catch (const std::runtime_error&) {
-      return false;
-    }
-  }));
+  ASSERT_TRUE(start_broker_again(where));
   ASSERT_TRUE(wait_until([&] {
     try {
       ch.queue_declare("q");

@@ -24,6 +24,16 @@ inline BrokerOptions quiet_broker(std::string endpoint = "tcp://127.0.0.1:*") {
   return o;
 }
 
+// Waits for `done()` without a connection to drive (polls every millisecond).
+inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5s) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
 // Starts a broker on 127.0.0.1 with a free port for each test.
 class BrokerTest : public ::testing::Test {
  protected:
@@ -35,6 +45,26 @@ class BrokerTest : public ::testing::Test {
     broker_->start();
   }
   const std::string& endpoint() const { return broker_->endpoint(); }
+  // Starts an (empty) broker on `where` after the previous one stopped. The
+  // old socket releases the port in the background, so this retries until
+  // bound or the deadline; returns whether it got the port.
+  bool start_broker_again(const std::string& where) {
+    return wait_until([&] {
+      try {
+        start_broker(quiet_broker(where));
+        return true;
+      } catch (const std::runtime_error&) {
+        return false;
+      }
+    });
+  }
+  // Stops the broker and starts an empty one on the same endpoint, like a
+  // restarted process without durable state.
+  bool restart_broker() {
+    std::string where = endpoint();
+    broker_.reset();
+    return start_broker_again(where);
+  }
   Connection connect(ConnectionOptions options = {}) { return Connection(endpoint(), std::move(options)); }
 
   std::unique_ptr<Broker> broker_;
@@ -48,16 +78,6 @@ inline bool pump_until(Connection& conn, const std::function<bool()>& done,
     if (done()) return true;  // done() is called once per turn: it may have side effects
     if (std::chrono::steady_clock::now() >= until) return false;
     conn.process_events(10ms);
-  }
-}
-
-// Waits for `done()` without a connection to drive (polls every millisecond).
-inline bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds deadline = 5s) {
-  auto until = std::chrono::steady_clock::now() + deadline;
-  for (;;) {
-    if (done()) return true;
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(1ms);
   }
 }
 
