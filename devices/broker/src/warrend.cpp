@@ -1,8 +1,17 @@
 // warrend: the warren broker as a program, with the pub/sub forwarder
 // (XSUB/XPUB, warren::Forwarder) on its own thread beside it.
+//
+// Settings come from flags and from an INI config file (--config); a flag
+// overrides the file. --print-config shows the settings in force, in the
+// file's format. SIGTERM / SIGINT stop it (clients get 320); SIGHUP reopens
+// the log file (for logrotate).
+#include <atomic>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include <boost/program_options.hpp>
 
@@ -14,12 +23,43 @@
 namespace po = boost::program_options;
 
 namespace {
+
 warren::Broker* g_broker = nullptr;
 warren::Forwarder* g_forwarder = nullptr;
-void on_signal(int) {
+std::atomic<bool> g_reopen_log{false};
+
+void on_stop_signal(int) {
   if (g_forwarder) g_forwarder->stop();
   if (g_broker) g_broker->stop();
 }
+void on_hangup(int) { g_reopen_log.store(true); }
+
+// Appends log lines to a file; reopens it (same path) after SIGHUP, so a
+// rotated log is let go. Called from the broker's thread.
+class LogFile {
+ public:
+  explicit LogFile(std::string path) : path_(std::move(path)) { open(); }
+  ~LogFile() {
+    if (file_) std::fclose(file_);
+  }
+  void write(std::string_view line) {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (g_reopen_log.exchange(false)) open();
+    if (!file_) return;
+    std::fprintf(file_, "%.*s\n", static_cast<int>(line.size()), line.data());
+    std::fflush(file_);
+  }
+
+ private:
+  void open() {
+    if (file_) std::fclose(file_);
+    file_ = std::fopen(path_.c_str(), "a");
+    if (!file_) throw std::runtime_error("cannot open log file " + path_);
+  }
+  std::string path_;
+  std::mutex mu_;
+  std::FILE* file_ = nullptr;
+};
 
 warren::LogLevel parse_level(const std::string& s) {
   if (s == "debug") return warren::LogLevel::kDebug;
@@ -29,61 +69,114 @@ warren::LogLevel parse_level(const std::string& s) {
   if (s == "off") return warren::LogLevel::kOff;
   throw po::validation_error(po::validation_error::invalid_option_value, "log-level", s);
 }
+
+struct Settings {
+  warren::BrokerOptions broker;
+  warren::ForwarderOptions pubsub;
+  std::string level = "info";
+  std::string log_file;
+  std::uint32_t heartbeat_ms = 0;
+  bool no_pubsub = false;
+  std::string config;
+};
+
+// The settings a config file may hold, also accepted as flags.
+po::options_description settings_options(Settings& s) {
+  po::options_description d("Settings (flags, or name = value in the --config file)");
+  // clang-format off
+  d.add_options()
+      ("endpoint,e", po::value(&s.broker.endpoint)->default_value(s.broker.endpoint),
+       "where clients connect (tcp://, ipc://); loopback only by default")
+      ("heartbeat", po::value(&s.heartbeat_ms)->default_value(s.heartbeat_ms),
+       "heartbeat interval proposed to clients, ms (0 disables)")
+      ("max-message-size", po::value(&s.broker.max_message_size)->default_value(s.broker.max_message_size),
+       "largest message body accepted, bytes")
+      ("max-channels", po::value(&s.broker.max_channels)->default_value(s.broker.max_channels),
+       "channels per connection")
+      ("log-level", po::value(&s.level)->default_value(s.level), "debug, info, warning, error or off")
+      ("log-file", po::value(&s.log_file)->default_value(s.log_file),
+       "append the log here instead of stderr; SIGHUP reopens it")
+      ("pubsub-frontend", po::value(&s.pubsub.frontend)->default_value(s.pubsub.frontend),
+       "where pub/sub publishers connect (the forwarder's XSUB)")
+      ("pubsub-backend", po::value(&s.pubsub.backend)->default_value(s.pubsub.backend),
+       "where pub/sub subscribers connect (the forwarder's XPUB)")
+      ("no-pubsub", po::bool_switch(&s.no_pubsub), "do not run the pub/sub forwarder");
+  // clang-format on
+  return d;
+}
+
+void print_config(const Settings& s) {
+  std::cout << "# warrend " << warren::kVersionString << ": the settings in force\n"
+            << "endpoint = " << s.broker.endpoint << "\n"
+            << "heartbeat = " << s.heartbeat_ms << "\n"
+            << "max-message-size = " << s.broker.max_message_size << "\n"
+            << "max-channels = " << s.broker.max_channels << "\n"
+            << "log-level = " << s.level << "\n"
+            << "log-file = " << s.log_file << "\n"
+            << "pubsub-frontend = " << s.pubsub.frontend << "\n"
+            << "pubsub-backend = " << s.pubsub.backend << "\n"
+            << "no-pubsub = " << (s.no_pubsub ? "true" : "false") << "\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  warren::BrokerOptions options;
-  std::string level = "info";
-  std::uint32_t heartbeat_ms = static_cast<std::uint32_t>(options.heartbeat.count());
-  warren::ForwarderOptions pubsub;
-  pubsub.frontend = "tcp://127.0.0.1:5674";
-  pubsub.backend = "tcp://127.0.0.1:5675";
-  po::options_description desc("warrend: the warren message broker\n\nOptions");
-  desc.add_options()
+  Settings s;
+  s.heartbeat_ms = static_cast<std::uint32_t>(s.broker.heartbeat.count());
+  s.pubsub.frontend = "tcp://127.0.0.1:5674";
+  s.pubsub.backend = "tcp://127.0.0.1:5675";
+  po::options_description general("warrend: the warren message broker\n\nOptions");
+  general.add_options()
       ("help,h", "show this help and exit")
       ("version", "show the version and exit")
-      ("endpoint,e", po::value(&options.endpoint)->default_value(options.endpoint),
-       "where clients connect (tcp://, ipc://); loopback only by default")
-      ("heartbeat", po::value(&heartbeat_ms)->default_value(heartbeat_ms),
-       "heartbeat interval proposed to clients, ms (0 disables)")
-      ("max-message-size", po::value(&options.max_message_size)->default_value(options.max_message_size),
-       "largest message body accepted, bytes")
-      ("max-channels", po::value(&options.max_channels)->default_value(options.max_channels),
-       "channels per connection")
-      ("log-level", po::value(&level)->default_value(level), "debug, info, warning, error or off")
-      ("pubsub-frontend", po::value(&pubsub.frontend)->default_value(pubsub.frontend),
-       "where pub/sub publishers connect (the forwarder's XSUB)")
-      ("pubsub-backend", po::value(&pubsub.backend)->default_value(pubsub.backend),
-       "where pub/sub subscribers connect (the forwarder's XPUB)")
-      ("no-pubsub", "do not run the pub/sub forwarder");
+      ("config,c", po::value(&s.config), "read settings from this INI file (flags override it)")
+      ("print-config", "print the settings in force, in config-file form, and exit");
+  auto settings = settings_options(s);
+  po::options_description all;
+  all.add(general).add(settings);
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    // Flags first: po::store keeps the first value it sees, so they win.
+    po::store(po::parse_command_line(argc, argv, all), vm);
+    if (vm.count("config")) {
+      std::ifstream file(vm["config"].as<std::string>());
+      if (!file) throw po::error("cannot read config file " + vm["config"].as<std::string>());
+      po::store(po::parse_config_file(file, settings), vm);
+    }
     po::notify(vm);
-    options.log_level = parse_level(level);
+    s.broker.log_level = parse_level(s.level);
   } catch (const po::error& e) {
-    std::cerr << "warrend: " << e.what() << "\n" << desc << "\n";
+    std::cerr << "warrend: " << e.what() << "\n" << all << "\n";
     return 2;
   }
   if (vm.count("help")) {
-    std::cout << desc << "\n";
+    std::cout << all << "\n";
     return 0;
   }
   if (vm.count("version")) {
     std::cout << "warrend " << warren::kVersionString << "\n";
     return 0;
   }
-  options.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  if (vm.count("print-config")) {
+    print_config(s);
+    return 0;
+  }
+  s.broker.heartbeat = std::chrono::milliseconds(s.heartbeat_ms);
   try {
-    warren::Broker broker(options);
+    std::unique_ptr<LogFile> log_file;
+    if (!s.log_file.empty()) {
+      log_file = std::make_unique<LogFile>(s.log_file);
+      s.broker.log_sink = [file = log_file.get()](std::string_view line) { file->write(line); };
+    }
+    warren::Broker broker(s.broker);
     // Explicit pub/sub endpoints must bind; the defaults are fixed ports that
     // another warrend on this machine may hold, and then only the pub/sub
     // path is given up, not the broker.
     std::unique_ptr<warren::Forwarder> forwarder;
     std::string pubsub_warning;
-    if (!vm.count("no-pubsub")) {
+    if (!s.no_pubsub) {
       try {
-        forwarder = std::make_unique<warren::Forwarder>(pubsub);
+        forwarder = std::make_unique<warren::Forwarder>(s.pubsub);
       } catch (const warren::Error& e) {
         if (!vm["pubsub-frontend"].defaulted() || !vm["pubsub-backend"].defaulted()) throw;
         pubsub_warning = e.text();
@@ -91,8 +184,9 @@ int main(int argc, char** argv) {
     }
     g_broker = &broker;
     g_forwarder = forwarder.get();
-    std::signal(SIGINT, on_signal);
-    std::signal(SIGTERM, on_signal);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    std::signal(SIGHUP, on_hangup);
     std::cout << "warrend " << warren::kVersionString << " listening on " << broker.endpoint() << std::endl;
     if (forwarder) {
       std::cout << "pubsub frontend " << forwarder->frontend_endpoint()
