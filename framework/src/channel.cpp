@@ -146,6 +146,17 @@ std::optional<Message> Channel::basic_get(std::string_view queue, bool auto_ack)
   return m;
 }
 
+std::vector<FieldTable> Channel::management_query(std::string_view what) {
+  auto reply = core_->call(number_, protocol::ManagementQuery{std::string(what)}, Opcode::kManagementQueryOk);
+  auto& result = std::get<protocol::ManagementQueryOk>(reply.method).result;
+  std::vector<FieldTable> rows;
+  auto it = result.find("rows");
+  if (it == result.end() || !it->second.is<FieldArray>()) return rows;
+  for (const auto& row : it->second.as<FieldArray>())
+    if (row.is<FieldTable>()) rows.push_back(row.as<FieldTable>());
+  return rows;
+}
+
 void Channel::basic_qos(std::uint16_t prefetch_count, bool global) {
   protocol::BasicQos qos{prefetch_count, global};
   core_->call(number_, qos, Opcode::kBasicQosOk);

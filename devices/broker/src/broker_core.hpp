@@ -94,6 +94,9 @@ class BrokerCore {
   void close_connection(Session& s, ReplyCode code, const std::string& text);
   void finish_session(Session& s);
   std::string generate_name(std::string_view prefix);
+  // management.query (management.cpp): rows describing the broker's state.
+  // Throws Refusal(404) for an unknown `what`.
+  FieldTable management(std::string_view what);
   void count_delivered() { ++delivered_; }
 
  private:
@@ -126,6 +129,7 @@ class BrokerCore {
   StringMap<ReplyRoute> reply_routes_;
   std::uint64_t route_epoch_ = 0;
   Clock::time_point now_ = Clock::now();  // read once per loop turn
+  Clock::time_point started_at_ = Clock::now();
   std::vector<Queue*> targets_;  // scratch for publish()
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;

@@ -474,6 +474,12 @@ void basic_recover(Context& c) {
   c.reply(BasicRecoverOk{});
 }
 
+// ---- management -----------------------------------------------------------------
+
+void management_query(Context& c) {
+  c.reply(ManagementQueryOk{c.broker.management(c.method<ManagementQuery>().what)});
+}
+
 // ---- the table ----------------------------------------------------------------
 
 enum class Scope : std::uint8_t { kNone, kConnection, kChannel };
@@ -510,6 +516,7 @@ constexpr std::array<Entry, 256> make_table() {
   set(Opcode::kBasicNack, basic_nack, Scope::kChannel);
   set(Opcode::kBasicReject, basic_reject, Scope::kChannel);
   set(Opcode::kBasicRecover, basic_recover, Scope::kChannel);
+  set(Opcode::kManagementQuery, management_query, Scope::kChannel);
   return t;
 }
 constexpr auto kTable = make_table();

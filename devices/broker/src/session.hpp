@@ -47,6 +47,12 @@ class UnackedList {
     ++live_;
   }
   std::size_t size() const { return live_; }
+  // Calls f(const Unacked&) for each delivery still awaiting settlement.
+  template <class F>
+  void for_each(F&& f) const {
+    for (const auto& slot : slots_)
+      if (slot.live) f(slot.unacked);
+  }
   bool contains(std::uint64_t tag) const { return find(tag) != slots_.end(); }
   // Calls f(Unacked&&) for the delivery `tag` (and, with `through`, every
   // earlier one) and drops them. REQUIRES: contains(tag), unless through && tag == 0 (all).

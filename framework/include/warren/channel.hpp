@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "warren/errors.hpp"
 #include "warren/field_value.hpp"
@@ -142,6 +143,11 @@ class Channel {
   void basic_nack(std::uint64_t delivery_tag, bool multiple = false, bool requeue = true);
   void basic_reject(std::uint64_t delivery_tag, bool requeue = true);
   void basic_recover(bool requeue = true);
+
+  // Management (warrenctl's source): one row per queue, exchange, binding,
+  // connection or consumer, or the broker overview; columns in docs/protocol.md.
+  // `what`: overview, queues, exchanges, bindings, connections, consumers.
+  std::vector<FieldTable> management_query(std::string_view what);
 
   // Closes the channel (channel.close). Idempotent.
   void close();

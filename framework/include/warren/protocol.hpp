@@ -61,6 +61,8 @@ enum class Opcode : std::uint8_t {
   kBasicRecover = 0x5E,
   kBasicRecoverOk = 0x5F,
   kBasicReturn = 0x60,
+  kManagementQuery = 0x70,
+  kManagementQueryOk = 0x71,
 };
 
 enum class Direction : std::uint8_t { kToBroker = 1, kToClient = 2, kBoth = 3 };
@@ -242,6 +244,16 @@ struct BasicReturn {
     f("routing_key", s.routing_key);
   }
 };
+struct ManagementQuery {
+  WARREN_METHOD(ManagementQuery, kManagementQuery, "management.query", kToBroker, false)
+  std::string what;
+  template <class S, class F> static void fields(S& s, F&& f) { f("what", s.what); }
+};
+struct ManagementQueryOk {
+  WARREN_METHOD(ManagementQueryOk, kManagementQueryOk, "management.query_ok", kToClient, false)
+  FieldTable result;
+  template <class S, class F> static void fields(S& s, F&& f) { f("result", s.result); }
+};
 struct BasicQos {
   WARREN_METHOD(BasicQos, kBasicQos, "basic.qos", kToBroker, false)
   std::uint16_t prefetch_count = 0;
@@ -368,7 +380,7 @@ using Method = std::variant<
     ExchangeDelete, ExchangeDeleteOk, ExchangeBind, ExchangeBindOk, ExchangeUnbind, ExchangeUnbindOk,
     BasicQos, BasicQosOk, BasicConsume, BasicConsumeOk, BasicCancel, BasicCancelOk,
     BasicPublish, BasicDeliver, BasicGet, BasicGetOk, BasicGetEmpty, BasicAck, BasicReject,
-    BasicNack, BasicRecover, BasicRecoverOk, BasicReturn>;
+    BasicNack, BasicRecover, BasicRecoverOk, BasicReturn, ManagementQuery, ManagementQueryOk>;
 
 Opcode opcode_of(const Method& m);
 std::string_view name_of(Opcode op);  // "queue.declare"; "unknown" if not a method

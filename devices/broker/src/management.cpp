@@ -1,0 +1,123 @@
+// management.query: the broker's state as rows, for warrenctl (the
+// rabbitmqctl list_* verbs). Columns are specified in docs/protocol.md.
+#include <map>
+
+#include "broker_core.hpp"
+#include "warren/version.hpp"
+
+namespace warren::detail {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+
+std::int64_t ms_since(Clock::time_point then) {
+  return std::chrono::duration_cast<Ms>(Clock::now() - then).count();
+}
+
+FieldValue count(std::size_t n) { return FieldValue(static_cast<long long>(n)); }
+
+// Unacked deliveries per queue, over every channel of every connection.
+template <class Sessions>
+std::map<const Queue*, std::size_t> unacked_by_queue(const Sessions& sessions) {
+  std::map<const Queue*, std::size_t> counts;
+  for (const auto& [id, s] : sessions)
+    for (const auto& [n, ch] : s->channels)
+      ch.unacked.for_each([&](const Unacked& u) { ++counts[u.queue.get()]; });
+  return counts;
+}
+
+}  // namespace
+
+FieldTable BrokerCore::management(std::string_view what) {
+  FieldArray rows;
+  if (what == "overview") {
+    std::size_t channels = 0, consumers = 0, unacked = 0, ready = 0;
+    for (const auto& [id, s] : sessions_) {
+      channels += s->channels.size();
+      for (const auto& [n, ch] : s->channels) {
+        consumers += ch.consumers.size();
+        unacked += ch.unacked.size();
+      }
+    }
+    for (const auto& [name, q] : queues_) ready += q->ready_count();
+    rows.push_back(FieldTable{{"version", kVersionString},
+                              {"uptime_ms", FieldValue(static_cast<long long>(ms_since(started_at_)))},
+                              {"connections", count(sessions_.size())},
+                              {"channels", count(channels)},
+                              {"queues", count(queues_.size())},
+                              {"exchanges", count(exchanges_.size() + 1)},  // and the default exchange
+                              {"consumers", count(consumers)},
+                              {"messages_ready", count(ready)},
+                              {"messages_unacked", count(unacked)},
+                              {"published", FieldValue(static_cast<long long>(published_.load()))},
+                              {"delivered", FieldValue(static_cast<long long>(delivered_.load()))}});
+  } else if (what == "queues") {
+    auto unacked = unacked_by_queue(sessions_);
+    for (const auto& [name, q] : queues_) {
+      const auto& f = q->flags();
+      rows.push_back(FieldTable{{"name", name},
+                                {"durable", f.durable},
+                                {"exclusive", f.exclusive},
+                                {"auto_delete", f.auto_delete},
+                                {"arguments", f.arguments},
+                                {"messages_ready", count(q->ready_count())},
+                                {"messages_unacked", count(unacked[q.get()])},
+                                {"consumers", count(q->consumers().size())}});
+    }
+  } else if (what == "exchanges") {
+    rows.push_back(FieldTable{{"name", ""}, {"type", "direct"}, {"durable", true}, {"auto_delete", false},
+                              {"internal", false}, {"arguments", FieldTable{}}});
+    for (const auto& [name, x] : exchanges_) {
+      const auto& f = x->flags();
+      rows.push_back(FieldTable{{"name", name},
+                                {"type", std::string(exchange_type_name(x->type()))},
+                                {"durable", f.durable},
+                                {"auto_delete", f.auto_delete},
+                                {"internal", f.internal},
+                                {"arguments", f.arguments}});
+    }
+  } else if (what == "bindings") {
+    for (const auto& [name, q] : queues_)  // the default exchange's implicit bindings
+      rows.push_back(FieldTable{{"source", ""}, {"destination", name}, {"destination_kind", "queue"},
+                                {"routing_key", name}, {"arguments", FieldTable{}}});
+    for (const auto& [name, x] : exchanges_) {
+      for (const auto& b : x->bindings()) {
+        bool to_queue = b.destination.queue != nullptr;
+        rows.push_back(FieldTable{
+            {"source", name},
+            {"destination", to_queue ? b.destination.queue->name() : b.destination.exchange->name()},
+            {"destination_kind", to_queue ? "queue" : "exchange"},
+            {"routing_key", b.routing_key},
+            {"arguments", b.arguments}});
+      }
+    }
+  } else if (what == "connections") {
+    for (const auto& [id, s] : sessions_) {
+      if (s->closing || s->dead) continue;
+      rows.push_back(FieldTable{{"peer", s->peer()},
+                                {"channels", count(s->channels.size())},
+                                {"heartbeat_ms", FieldValue(static_cast<long long>(s->heartbeat.count()))},
+                                {"connected_ms", FieldValue(static_cast<long long>(ms_since(s->opened_at)))}});
+    }
+  } else if (what == "consumers") {
+    for (const auto& [id, s] : sessions_) {
+      for (const auto& [n, ch] : s->channels) {
+        for (const auto& [tag, c] : ch.consumers)
+          rows.push_back(FieldTable{{"queue", c->queue->name()},
+                                    {"consumer_tag", tag},
+                                    {"channel", count(n)},
+                                    {"peer", s->peer()},
+                                    {"prefetch", count(c->prefetch)},
+                                    {"unacked", count(c->unacked)},
+                                    {"ack_mode", c->no_ack ? "auto" : "manual"}});
+      }
+    }
+  } else {
+    throw Refusal{ReplyCode::kNotFound,
+                  "no management table '" + std::string(what) +
+                      "' (overview, queues, exchanges, bindings, connections, consumers)"};
+  }
+  return FieldTable{{"rows", std::move(rows)}};
+}
+
+}  // namespace warren::detail

@@ -1,0 +1,87 @@
+// warrenctl against a real warrend: a scripted sequence whose lists must
+// show the broker's real state, and errors with reply codes and exit codes.
+#include <gtest/gtest.h>
+
+#include "support/broker_fixture.hpp"
+#include "support/warrend.hpp"
+
+namespace warren::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kWarrenctl = std::string(TOOLS_DIR) + "/warrenctl";
+
+struct Result {
+  int status;
+  std::string out;
+};
+
+class WarrenctlTest : public ::testing::Test {
+ protected:
+  Result ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kWarrenctl, "--endpoint", broker_.endpoint});
+    Process p(args);
+    while (p.wait_for_line("", 5s)) {
+    }
+    auto status = p.wait();
+    return {status ? *status : -1, p.output()};
+  }
+  Warrend broker_{{"--no-pubsub"}};
+};
+
+TEST_F(WarrenctlTest, ScriptedSequenceShowsTheRealState) {
+  ASSERT_FALSE(broker_.endpoint.empty());
+  EXPECT_EQ(ctl({"declare_queue", "orders", "--durable"}).status, 0);
+  EXPECT_EQ(ctl({"declare_exchange", "events", "topic"}).status, 0);
+  EXPECT_EQ(ctl({"bind", "events", "orders", "order.*"}).status, 0);
+  EXPECT_EQ(ctl({"publish", "events", "order.created", "first", "--content-type", "text/plain"}).status, 0);
+  EXPECT_EQ(ctl({"publish", "", "orders", "second"}).status, 0);
+
+  auto queues = ctl({"list_queues", "name", "messages_ready", "durable"});
+  EXPECT_EQ(queues.status, 0);
+  EXPECT_EQ(queues.out, "name\tmessages_ready\tdurable\norders\t2\ttrue\n");
+  auto exchanges = ctl({"list_exchanges", "name", "type"});
+  EXPECT_NE(exchanges.out.find("events\ttopic\n"), std::string::npos) << exchanges.out;
+  EXPECT_NE(exchanges.out.find("amq.direct\tdirect\n"), std::string::npos);
+  auto bindings = ctl({"list_bindings", "source", "destination", "routing_key"});
+  EXPECT_NE(bindings.out.find("events\torders\torder.*\n"), std::string::npos) << bindings.out;
+
+  // A consumer elsewhere shows up in list_consumers and list_connections.
+  Connection conn(broker_.endpoint);
+  auto ch = conn.channel();
+  ch.basic_qos(5);
+  ch.basic_consume("orders", [](const Message&) {}, {.consumer_tag = "watcher"});
+  auto consumers = ctl({"list_consumers", "queue", "consumer_tag", "prefetch", "ack_mode"});
+  EXPECT_NE(consumers.out.find("orders\twatcher\t5\tmanual\n"), std::string::npos) << consumers.out;
+  auto connections = ctl({"list_connections", "--json"});
+  EXPECT_NE(connections.out.find("\"peer\":\"127.0.0.1\""), std::string::npos) << connections.out;
+  ch.basic_cancel("watcher");
+  ch.close();  // its two unacked messages go back
+
+  auto got = ctl({"get", "orders", "--json", "--count", "1"});
+  EXPECT_NE(got.out.find("\"body\":\"first\""), std::string::npos) << got.out;
+  EXPECT_NE(got.out.find("\"content_type\":\"text/plain\""), std::string::npos);
+  EXPECT_EQ(ctl({"purge_queue", "orders"}).out, "1 messages purged\n");
+  auto status = ctl({"status"});
+  EXPECT_NE(status.out.find("queues: 1\n"), std::string::npos) << status.out;
+  EXPECT_EQ(ctl({"delete_queue", "orders"}).status, 0);
+  EXPECT_EQ(ctl({"list_queues", "name"}).out, "name\n");
+}
+
+TEST_F(WarrenctlTest, ErrorsCarryReplyCodesAndExitCodes) {
+  ASSERT_FALSE(broker_.endpoint.empty());
+  auto missing = ctl({"get", "nope"});
+  EXPECT_EQ(missing.status, 4);
+  auto unrouted = ctl({"publish", "amq.direct", "nowhere", "x"});
+  EXPECT_EQ(unrouted.status, 4) << "312 NO_ROUTE";
+  EXPECT_EQ(ctl({"declare_exchange", "amq.mine", "direct"}).status, 4);
+  EXPECT_EQ(ctl({"list_nothing"}).status, 2);
+  EXPECT_EQ(ctl({}).status, 2);
+  EXPECT_EQ(ctl({"declare_queue"}).status, 2);
+  Process unreachable({kWarrenctl, "--endpoint", "tcp://127.0.0.1:1", "status"});
+  EXPECT_EQ(unreachable.wait(15s), 3);
+}
+
+}  // namespace
+}  // namespace warren::testing

@@ -1,0 +1,280 @@
+// warrenctl: inspect and poke a running warrend from the shell, the way
+// rabbitmqctl and amqp-publish / amqp-get do.
+//
+//   warrenctl [--endpoint E] [--json] VERB [ARGS...]
+//
+// Exit status: 0 done; 2 usage error; 3 cannot reach the broker; 4 the
+// broker refused (the reply code and text are printed).
+#include <unistd.h>
+
+#include <iostream>
+#include <iterator>
+#include <map>
+#include <sstream>
+
+#include <boost/program_options.hpp>
+
+#include <warren/warren.hpp>
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr int kUsage = 2, kUnreachable = 3, kRefused = 4;
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    else if (c == '\n') out += "\\n";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
+std::string to_json(const warren::FieldValue& v);
+
+std::string to_json(const warren::FieldTable& t) {
+  std::string out = "{";
+  for (const auto& [k, v] : t) out += (out.size() > 1 ? "," : "") + json_string(k) + ":" + to_json(v);
+  return out + "}";
+}
+
+std::string to_json(const warren::FieldValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, std::nullptr_t>) return "null";
+        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(x);
+        else if constexpr (std::is_same_v<T, double>) {
+          std::ostringstream o;
+          o << x;
+          return o.str();
+        } else if constexpr (std::is_same_v<T, std::string>) return json_string(x);
+        else if constexpr (std::is_same_v<T, warren::Bytes>) return json_string(x.data);
+        else if constexpr (std::is_same_v<T, warren::FieldArray>) {
+          std::string out = "[";
+          for (const auto& e : x) out += (out.size() > 1 ? "," : "") + to_json(e);
+          return out + "]";
+        } else return to_json(x);
+      },
+      v.value);
+}
+
+// A value in a text table: strings bare, everything else as JSON.
+std::string to_text(const warren::FieldValue& v) {
+  if (v.is<std::string>()) return v.as<std::string>();
+  return to_json(v);
+}
+
+// rabbitmqctl's list format: a header line, then one tab-separated line per row.
+void print_rows(const std::vector<warren::FieldTable>& rows, std::vector<std::string> columns, bool json) {
+  if (columns.empty() && !rows.empty())
+    for (const auto& [k, v] : rows.front()) columns.push_back(k);
+  if (json) {
+    std::string out = "[";
+    for (const auto& row : rows) {
+      warren::FieldTable picked;
+      for (const auto& c : columns)
+        if (auto it = row.find(c); it != row.end()) picked.emplace(c, it->second);
+      out += (out.size() > 1 ? "," : "") + to_json(picked);
+    }
+    std::cout << out << "]\n";
+    return;
+  }
+  for (std::size_t i = 0; i < columns.size(); ++i) std::cout << (i ? "\t" : "") << columns[i];
+  std::cout << "\n";
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < columns.size(); ++i) {
+      auto it = row.find(columns[i]);
+      std::cout << (i ? "\t" : "") << (it == row.end() ? "" : to_text(it->second));
+    }
+    std::cout << "\n";
+  }
+}
+
+struct Flags {
+  std::string endpoint = "tcp://127.0.0.1:5673";
+  bool json = false, durable = false, exclusive = false, auto_delete = false, internal = false;
+  bool if_unused = false, if_empty = false, requeue = false, persistent = false;
+  long count = 1;
+  std::string content_type, correlation_id, reply_to, destination_type = "queue";
+  std::vector<std::string> headers;
+  std::vector<std::string> words;  // the verb and its arguments
+};
+
+[[noreturn]] void usage(const std::string& text) {
+  std::cerr << "warrenctl: " << text << " (warrenctl --help)\n";
+  std::exit(kUsage);
+}
+
+const std::string& arg(const Flags& f, std::size_t i, const char* what) {
+  if (i >= f.words.size()) usage(f.words[0] + " needs " + what);
+  return f.words[i];
+}
+
+int run(const Flags& f) {
+  const std::string& verb = f.words[0];
+  // verb -> management table and its default columns (docs/protocol.md).
+  struct List {
+    const char* table;
+    std::vector<std::string> columns;
+  };
+  static const std::map<std::string, List> kLists = {
+      {"list_queues",
+       {"queues",
+        {"name", "messages_ready", "messages_unacked", "consumers", "durable", "exclusive", "auto_delete",
+         "arguments"}}},
+      {"list_exchanges", {"exchanges", {"name", "type", "durable", "auto_delete", "internal", "arguments"}}},
+      {"list_bindings", {"bindings", {"source", "destination", "destination_kind", "routing_key", "arguments"}}},
+      {"list_connections", {"connections", {"peer", "channels", "heartbeat_ms", "connected_ms"}}},
+      {"list_consumers",
+       {"consumers", {"queue", "consumer_tag", "channel", "peer", "prefetch", "unacked", "ack_mode"}}}};
+  warren::Connection conn(f.endpoint, {.connect_timeout = std::chrono::seconds(5)});
+  auto ch = conn.channel();
+  if (verb == "status") {
+    auto rows = ch.management_query("overview");
+    if (f.json) return print_rows(rows, {}, true), 0;
+    for (const auto& [k, v] : rows.at(0)) std::cout << k << ": " << to_text(v) << "\n";
+  } else if (auto list = kLists.find(verb); list != kLists.end()) {
+    std::vector<std::string> columns(f.words.begin() + 1, f.words.end());
+    print_rows(ch.management_query(list->second.table), columns.empty() ? list->second.columns : columns, f.json);
+  } else if (verb == "declare_queue") {
+    auto r = ch.queue_declare(arg(f, 1, "a queue name"),
+                              {.durable = f.durable, .exclusive = f.exclusive, .auto_delete = f.auto_delete});
+    std::cout << r.queue << "\n";
+  } else if (verb == "delete_queue") {
+    std::cout << ch.queue_delete(arg(f, 1, "a queue name"), {.if_unused = f.if_unused, .if_empty = f.if_empty})
+              << " messages deleted\n";
+  } else if (verb == "purge_queue") {
+    std::cout << ch.queue_purge(arg(f, 1, "a queue name")) << " messages purged\n";
+  } else if (verb == "declare_exchange") {
+    ch.exchange_declare(arg(f, 1, "an exchange name"), arg(f, 2, "a type"),
+                        {.durable = f.durable, .auto_delete = f.auto_delete, .internal = f.internal});
+  } else if (verb == "delete_exchange") {
+    ch.exchange_delete(arg(f, 1, "an exchange name"), {.if_unused = f.if_unused});
+  } else if (verb == "bind" || verb == "unbind") {
+    const auto& source = arg(f, 1, "a source exchange");
+    const auto& destination = arg(f, 2, "a destination");
+    std::string key = f.words.size() > 3 ? f.words[3] : "";
+    bool to_queue = f.destination_type == "queue";
+    if (!to_queue && f.destination_type != "exchange") usage("--destination-type is queue or exchange");
+    if (verb == "bind") {
+      to_queue ? ch.queue_bind(destination, source, key) : ch.exchange_bind(destination, source, key);
+    } else {
+      to_queue ? ch.queue_unbind(destination, source, key) : ch.exchange_unbind(destination, source, key);
+    }
+  } else if (verb == "publish") {
+    const auto& exchange = arg(f, 1, "an exchange (\"\" for the default)");
+    const auto& key = arg(f, 2, "a routing key");
+    std::string body;
+    if (f.words.size() > 3) body = f.words[3];
+    else body.assign(std::istreambuf_iterator<char>(std::cin), {});
+    warren::Properties p;
+    if (!f.content_type.empty()) p.content_type = f.content_type;
+    if (!f.correlation_id.empty()) p.correlation_id = f.correlation_id;
+    if (!f.reply_to.empty()) p.reply_to = f.reply_to;
+    if (f.persistent) p.delivery_mode = warren::kPersistent;
+    for (const auto& h : f.headers) {
+      auto eq = h.find('=');
+      if (eq == std::string::npos) usage("--header takes key=value");
+      if (!p.headers) p.headers.emplace();
+      (*p.headers)[h.substr(0, eq)] = h.substr(eq + 1);
+    }
+    bool returned = false;
+    ch.on_return([&](const warren::ReturnedMessage&) { returned = true; });
+    ch.basic_publish(exchange, key, body, p, {.mandatory = true});
+    ch.queue_declare("", {.exclusive = true, .auto_delete = true});  // a round trip: the publish is in
+    conn.process_events(std::chrono::milliseconds(0));
+    if (returned) {
+      std::cerr << "warrenctl: 312 NO_ROUTE - the message reached no queue\n";
+      return kRefused;
+    }
+  } else if (verb == "get") {
+    const auto& queue = arg(f, 1, "a queue name");
+    for (long i = 0; i < f.count; ++i) {
+      auto m = ch.basic_get(queue, !f.requeue);
+      if (!m) break;
+      if (f.json) {
+        warren::FieldTable t{{"body", m->body}, {"routing_key", m->routing_key}, {"exchange", m->exchange},
+                             {"redelivered", m->redelivered}};
+        if (m->properties.content_type) t["content_type"] = *m->properties.content_type;
+        if (m->properties.correlation_id) t["correlation_id"] = *m->properties.correlation_id;
+        if (m->properties.headers) t["headers"] = *m->properties.headers;
+        std::cout << to_json(t) << "\n";
+      } else {
+        std::cout << m->body << "\n";
+      }
+      if (f.requeue) ch.basic_reject(m->delivery_tag, true);
+    }
+  } else {
+    usage("unknown verb '" + verb + "'");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  po::options_description desc(
+      "warrenctl [options] VERB [ARGS...]\n\n"
+      "Verbs: status | list_queues|list_exchanges|list_bindings|list_connections|list_consumers [COLUMN...]\n"
+      "       declare_queue NAME | delete_queue NAME | purge_queue NAME\n"
+      "       declare_exchange NAME TYPE | delete_exchange NAME\n"
+      "       bind SOURCE DESTINATION [KEY] | unbind SOURCE DESTINATION [KEY]\n"
+      "       publish EXCHANGE ROUTING_KEY [BODY]   (BODY from stdin when absent)\n"
+      "       get QUEUE                             (--count N, --requeue, --json)\n\n"
+      "Exit status: 0 done, 2 usage, 3 broker unreachable, 4 refused by the broker.\n\nOptions");
+  // clang-format off
+  desc.add_options()
+      ("help,h", "show this help")
+      ("endpoint,e", po::value(&f.endpoint)->default_value(f.endpoint), "the broker")
+      ("json", po::bool_switch(&f.json), "print JSON")
+      ("durable", po::bool_switch(&f.durable), "declare: durable")
+      ("exclusive", po::bool_switch(&f.exclusive), "declare_queue: exclusive")
+      ("auto-delete", po::bool_switch(&f.auto_delete), "declare: auto_delete")
+      ("internal", po::bool_switch(&f.internal), "declare_exchange: internal")
+      ("if-unused", po::bool_switch(&f.if_unused), "delete: only when unused")
+      ("if-empty", po::bool_switch(&f.if_empty), "delete_queue: only when empty")
+      ("destination-type", po::value(&f.destination_type)->default_value(f.destination_type),
+       "bind/unbind: queue or exchange")
+      ("count,n", po::value(&f.count)->default_value(f.count), "get: how many messages")
+      ("requeue", po::bool_switch(&f.requeue), "get: put the messages back (else they are acked)")
+      ("content-type", po::value(&f.content_type), "publish: content_type")
+      ("correlation-id", po::value(&f.correlation_id), "publish: correlation_id")
+      ("reply-to", po::value(&f.reply_to), "publish: reply_to")
+      ("persistent", po::bool_switch(&f.persistent), "publish: delivery_mode 2")
+      ("header", po::value(&f.headers), "publish: a header key=value (repeatable)")
+      ("words", po::value(&f.words), "the verb and its arguments");
+  // clang-format on
+  po::positional_options_description positional;
+  positional.add("words", -1);
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(positional).run(), vm);
+    po::notify(vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+  } catch (const po::error& e) {
+    usage(e.what());
+  }
+  if (f.words.empty()) usage("no verb");
+  try {
+    return run(f);
+  } catch (const warren::ConnectionError& e) {
+    std::cerr << "warrenctl: " << e.what() << "\n";
+    // Refused by a broker that answered (a 5xx / 320 close) or never reached.
+    return e.code() == warren::ReplyCode::kConnectionForced ? kUnreachable : kRefused;
+  } catch (const warren::Error& e) {
+    std::cerr << "warrenctl: " << e.what() << "\n";
+    return kRefused;
+  }
+}
