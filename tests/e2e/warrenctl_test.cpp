@@ -65,6 +65,9 @@ TEST_F(WarrenctlTest, ScriptedSequenceShowsTheRealState) {
   EXPECT_EQ(ctl({"purge_queue", "orders"}).out, "1 messages purged\n");
   auto status = ctl({"status"});
   EXPECT_NE(status.out.find("queues: 1\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("published: 2\n"), std::string::npos) << status.out;
+  for (auto field : {"memory_bytes: ", "publish_rate: ", "deliver_rate: ", "uptime_ms: "})
+    EXPECT_NE(status.out.find(field), std::string::npos) << field;
   EXPECT_EQ(ctl({"delete_queue", "orders"}).status, 0);
   EXPECT_EQ(ctl({"list_queues", "name"}).out, "name\n");
 }

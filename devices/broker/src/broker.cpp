@@ -96,6 +96,7 @@ void BrokerCore::loop() {
     auto now = Clock::now();
     now_ = now;
     if (now >= next_sweep) {
+      sample_rates(now);
       sweep_heartbeats(now);
       reap();
       auto interval = std::chrono::milliseconds(250);
@@ -121,6 +122,18 @@ void BrokerCore::loop() {
     if (!blocked_.empty()) flush_blocked();
     reap();
   }
+}
+
+void BrokerCore::sample_rates(Clock::time_point now) {
+  auto elapsed = std::chrono::duration<double>(now - rates_at_).count();
+  if (elapsed < 1.0) return;
+  auto published = published_.load(std::memory_order_relaxed);
+  auto delivered = delivered_.load(std::memory_order_relaxed);
+  publish_rate_ = static_cast<double>(published - rates_published_) / elapsed;
+  deliver_rate_ = static_cast<double>(delivered - rates_delivered_) / elapsed;
+  rates_published_ = published;
+  rates_delivered_ = delivered;
+  rates_at_ = now;
 }
 
 void BrokerCore::receive_batch() {

@@ -130,6 +130,11 @@ class BrokerCore {
   std::uint64_t route_epoch_ = 0;
   Clock::time_point now_ = Clock::now();  // read once per loop turn
   Clock::time_point started_at_ = Clock::now();
+  // Publish and deliver rates (msg/s), sampled about once a second.
+  void sample_rates(Clock::time_point now);
+  Clock::time_point rates_at_ = Clock::now();
+  std::uint64_t rates_published_ = 0, rates_delivered_ = 0;
+  double publish_rate_ = 0, deliver_rate_ = 0;
   std::vector<Queue*> targets_;  // scratch for publish()
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;

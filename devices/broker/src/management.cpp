@@ -1,5 +1,8 @@
 // management.query: the broker's state as rows, for warrenctl (the
 // rabbitmqctl list_* verbs). Columns are specified in docs/protocol.md.
+#include <unistd.h>
+
+#include <cstdio>
 #include <map>
 
 #include "broker_core.hpp"
@@ -15,6 +18,16 @@ std::int64_t ms_since(Clock::time_point then) {
 }
 
 FieldValue count(std::size_t n) { return FieldValue(static_cast<long long>(n)); }
+
+// Resident memory of this process, from /proc/self/statm (0 if unreadable).
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long pages = 0, resident = 0;
+  int got = std::fscanf(f, "%lu %lu", &pages, &resident);
+  std::fclose(f);
+  return got == 2 ? resident * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
 
 // Unacked deliveries per queue, over every channel of every connection.
 template <class Sessions>
@@ -42,6 +55,7 @@ FieldTable BrokerCore::management(std::string_view what) {
     for (const auto& [name, q] : queues_) ready += q->ready_count();
     rows.push_back(FieldTable{{"version", kVersionString},
                               {"uptime_ms", FieldValue(static_cast<long long>(ms_since(started_at_)))},
+                              {"memory_bytes", count(resident_bytes())},
                               {"connections", count(sessions_.size())},
                               {"channels", count(channels)},
                               {"queues", count(queues_.size())},
@@ -50,7 +64,9 @@ FieldTable BrokerCore::management(std::string_view what) {
                               {"messages_ready", count(ready)},
                               {"messages_unacked", count(unacked)},
                               {"published", FieldValue(static_cast<long long>(published_.load()))},
-                              {"delivered", FieldValue(static_cast<long long>(delivered_.load()))}});
+                              {"delivered", FieldValue(static_cast<long long>(delivered_.load()))},
+                              {"publish_rate", publish_rate_},
+                              {"deliver_rate", deliver_rate_}});
   } else if (what == "queues") {
     auto unacked = unacked_by_queue(sessions_);
     for (const auto& [name, q] : queues_) {
