@@ -70,6 +70,19 @@ void warm_up(Publisher& p, Subscriber& s, Recorder& r, const std::string& channe
   }, deadline)) << "no message on " << channel;
 }
 
+// Waits until no warm-up is in flight and the forwarder's counters have
+// caught up. One publisher's messages keep their order through the
+// forwarder, so once a fence sent after the warm-ups has arrived, every
+// earlier one has passed; the forwarder counts after it forwards, so its
+// counters are awaited too.
+void settle(Publisher& p, Subscriber& s, Recorder& r, Forwarder& forwarder) {
+  p.publish("warmup", "fence");
+  ASSERT_TRUE(drive_until(s, [&] {
+    auto st = forwarder.stats();
+    return r.last_warmup == "fence" && st.messages_in == st.messages_out && st.messages_out == s.stats().received;
+  }));
+}
+
 class PubSubTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -249,16 +262,7 @@ TEST_F(PubSubTest, ForwarderCountsMessagesAndBytes) {
   auto p = publisher();
   s->subscribe("count");
   warm_up(*p, *s, r);
-  // A fence: one publisher's messages keep their order through the
-  // forwarder, so once this one has arrived every earlier warm-up has passed
-  // the forwarder's counters, and nothing in flight straddles the snapshot.
-  p->publish("warmup", "fence");
-  // The forwarder counts after it forwards: also wait for its counters.
-  ASSERT_TRUE(drive_until(*s, [&] {
-    auto st = forwarder_->stats();
-    return r.last_warmup == "fence" && st.messages_in == st.messages_out &&
-           st.messages_out == s->stats().received;
-  }));
+  settle(*p, *s, r, *forwarder_);
   const auto before = forwarder_->stats();
   constexpr int kMessages = 50;
   const std::string body(100, 'x');
@@ -283,6 +287,7 @@ TEST_F(PubSubTest, PauseHoldsMessagesUntilResume) {
   auto p = publisher();
   s->subscribe("held");
   warm_up(*p, *s, r);
+  settle(*p, *s, r, *forwarder_);
   forwarder_->pause();
   const auto in_before = forwarder_->stats().messages_in;
   p->publish("held", "1");
