@@ -1,5 +1,6 @@
 #include "warren/channel.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "connection_core.hpp"
@@ -104,15 +105,30 @@ void Channel::exchange_unbind(std::string_view destination, std::string_view sou
 
 void Channel::on_return(ReturnCallback callback) { core_->set_return_callback(number_, std::move(callback)); }
 
-void Channel::basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
-                            const Properties& properties, const PublishOptions& options) {
+std::uint64_t Channel::basic_publish(std::string_view exchange, std::string_view routing_key,
+                                     std::string_view body, const Properties& properties,
+                                     const PublishOptions& options) {
   // Most messages carry no properties: skip encoding an empty map.
   static const Properties kNone;
   std::string raw = properties == kNone ? std::string() : protocol::encode_properties(properties);
-  core_->send_async(number_,
-                    protocol::BasicPublish{std::string(exchange), std::string(routing_key), options.mandatory},
-                    raw, &body);
+  return core_->publish(number_,
+                        protocol::BasicPublish{std::string(exchange), std::string(routing_key), options.mandatory},
+                        raw, body);
 }
+
+void Channel::confirm_select() { core_->confirm_select(number_); }
+
+bool Channel::wait_for_confirms(std::chrono::milliseconds timeout) {
+  return core_->wait_for_confirms(number_, 1, detail::Clock::now() + timeout);
+}
+
+void Channel::wait_for_confirm_window(std::size_t window, std::chrono::milliseconds timeout) {
+  core_->wait_for_confirms(number_, std::max<std::size_t>(window, 1), detail::Clock::now() + timeout);
+}
+
+std::uint64_t Channel::unconfirmed() const { return core_->unconfirmed(number_); }
+
+void Channel::on_confirm(ConfirmCallback callback) { core_->set_confirm_callback(number_, std::move(callback)); }
 
 std::string Channel::basic_consume(std::string_view queue, ConsumerCallback callback,
                                    const ConsumeOptions& o) {

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <stdexcept>
 
 #include "connection_core.hpp"
 #include "warren/context.hpp"
@@ -234,6 +235,15 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
     case protocol::Opcode::kBasicReturn:
       pending_.push_back(incoming());
       return;
+    case protocol::Opcode::kBasicAck:
+    case protocol::Opcode::kBasicNack: {  // publisher confirms
+      auto it = channels_.find(cmd.channel);
+      if (it == channels_.end() || !it->second.confirm) return;
+      auto* ack = as<protocol::BasicAck>(cmd.method);
+      auto tag = ack ? ack->delivery_tag : std::get<protocol::BasicNack>(cmd.method).delivery_tag;
+      confirmed_locked(cmd.channel, it->second, tag + it->second.seq_offset, ack == nullptr);
+      return;
+    }
     default: {
       auto it = channels_.find(cmd.channel);
       if (it == channels_.end()) return;  // a reply for a channel we gave up on
@@ -291,6 +301,13 @@ bool ConnectionCore::recover_once_locked(Clock::time_point deadline) {
       call_locked(n, protocol::ChannelOpen{}, protocol::Opcode::kChannelOpenOk);
       if (st.qos) call_locked(n, *st.qos, protocol::Opcode::kBasicQosOk);
       if (st.global_qos) call_locked(n, *st.global_qos, protocol::Opcode::kBasicQosOk);
+      if (st.confirm) {
+        // What was in flight may or may not have reached the old broker
+        // connection: the publisher must treat it as refused.
+        call_locked(n, protocol::ConfirmSelect{}, protocol::Opcode::kConfirmSelectOk);
+        confirmed_locked(n, st, st.published, true);
+        st.seq_offset = st.published;
+      }
     }
     for (auto& r : topology_) {
       auto op = protocol::opcode_of(r.method);
@@ -334,6 +351,76 @@ void ConnectionCore::recover_until_locked(Clock::time_point deadline) {
   }
 }
 
+void ConnectionCore::confirmed_locked(std::uint16_t ch, ChannelState& st, std::uint64_t seq, bool nack) {
+  // The broker confirms in order (docs/protocol.md): everything up to `seq`
+  // not settled before is settled now.
+  seq = std::min(seq, st.published);
+  if (seq <= st.confirmed) return;
+  if (nack) st.nacked += seq - st.confirmed;
+  if (st.on_confirm) {
+    Incoming in{ch, nack ? protocol::Method(protocol::BasicNack{seq, true, false}) : protocol::BasicAck{seq, true}, {}, {}};
+    in.first_seq = st.confirmed + 1;
+    pending_.push_back(std::move(in));
+  }
+  st.confirmed = seq;
+}
+
+void ConnectionCore::confirm_select(std::uint16_t ch) {
+  Lock lk(mu_);
+  if (usable_channel_locked(ch).confirm) return;
+  call_locked(ch, protocol::ConfirmSelect{}, protocol::Opcode::kConfirmSelectOk);
+  auto& st = channels_.at(ch);
+  st.confirm = true;
+  st.seq_offset = st.published;
+}
+
+std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPublish& method,
+                                      std::string_view properties, std::string_view body) {
+  Lock lk(mu_);
+  auto& st = usable_channel_locked(ch);
+  if (max_message_size_ && body.size() > max_message_size_)
+    throw ChannelError(ReplyCode::kPreconditionFailed,
+                       "message size " + std::to_string(body.size()) + " is larger than max size " +
+                           std::to_string(max_message_size_));
+  send_locked(ch, method, properties, &body);
+  return st.confirm ? ++st.published : 0;
+}
+
+bool ConnectionCore::wait_for_confirms(std::uint16_t ch, std::size_t below, Clock::time_point deadline) {
+  Lock lk(mu_);
+  if (!usable_channel_locked(ch).confirm)
+    throw std::logic_error("wait_for_confirms: the channel is not in confirm mode (call confirm_select first)");
+  for (;;) {
+    auto& st = usable_channel_locked(ch);  // recovers a lost connection (in-flight messages count as nacked)
+    if (st.published - st.confirmed < below) {
+      if (below > 1) return true;
+      bool all_acked = st.nacked == 0;
+      st.nacked = 0;
+      return all_acked;
+    }
+    if (Clock::now() >= deadline)
+      throw TimeoutError("wait_for_confirms: " + std::to_string(st.published - st.confirmed) +
+                         " messages still unconfirmed");
+    wait_locked(deadline, [&] {
+      auto it = channels_.find(ch);
+      return closed_ || it == channels_.end() || it->second.closed || it->second.published - it->second.confirmed < below;
+    });
+    if (closed_ && recoverable_locked()) recover_until_locked(deadline);
+  }
+}
+
+std::uint64_t ConnectionCore::unconfirmed(std::uint16_t ch) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  return it == channels_.end() ? 0 : it->second.published - it->second.confirmed;
+}
+
+void ConnectionCore::set_confirm_callback(std::uint16_t ch, ConfirmCallback callback) {
+  Lock lk(mu_);
+  auto it = channels_.find(ch);
+  if (it != channels_.end()) it->second.on_confirm = std::make_shared<ConfirmCallback>(std::move(callback));
+}
+
 ChannelState& ConnectionCore::usable_channel_locked(std::uint16_t ch) {
   ensure_open_locked();
   auto it = channels_.find(ch);
@@ -370,17 +457,6 @@ Incoming ConnectionCore::call_locked(std::uint16_t ch, const protocol::Method& r
   if (st.closed) throw ChannelError(st.closed->code, st.closed->text);
   throw TimeoutError(std::string(protocol::name_of(protocol::opcode_of(request))) + ": no reply within " +
                      std::to_string(options_.rpc_timeout.count()) + " ms");
-}
-
-void ConnectionCore::send_async(std::uint16_t ch, const protocol::Method& method, std::string_view properties,
-                                const std::string_view* body) {
-  Lock lk(mu_);
-  usable_channel_locked(ch);
-  if (body && max_message_size_ && body->size() > max_message_size_)
-    throw ChannelError(ReplyCode::kPreconditionFailed,
-                       "message size " + std::to_string(body->size()) + " is larger than max size " +
-                           std::to_string(max_message_size_));
-  send_locked(ch, method, properties, body);
 }
 
 void ConnectionCore::settle(std::uint16_t ch, protocol::Method method) {
@@ -542,6 +618,7 @@ std::size_t ConnectionCore::dispatch_pending() {
     std::shared_ptr<ConsumerCallback> callback;
     std::shared_ptr<CancelCallback> on_cancel;
     std::shared_ptr<ReturnCallback> on_return;
+    std::shared_ptr<ConfirmCallback> on_confirm;
     {
       Lock lk(mu_);
       if (pending_.empty()) return n;
@@ -549,7 +626,10 @@ std::size_t ConnectionCore::dispatch_pending() {
       pending_.pop_front();
       auto ch = channels_.find(in.channel);
       if (ch == channels_.end() || ch->second.closed) continue;
-      if (as<protocol::BasicReturn>(in.method)) {
+      if (as<protocol::BasicAck>(in.method) || as<protocol::BasicNack>(in.method)) {
+        on_confirm = ch->second.on_confirm;
+        if (!on_confirm) continue;
+      } else if (as<protocol::BasicReturn>(in.method)) {
         on_return = ch->second.on_return;
         if (!on_return) continue;  // no callback: dropped, as pika does
       } else if (auto* cancel = as<protocol::BasicCancel>(in.method)) {
@@ -566,6 +646,12 @@ std::size_t ConnectionCore::dispatch_pending() {
       }
     }
     ++n;
+    if (on_confirm) {
+      auto* ack = as<protocol::BasicAck>(in.method);
+      auto last = ack ? ack->delivery_tag : std::get<protocol::BasicNack>(in.method).delivery_tag;
+      for (auto seq = in.first_seq; seq <= last; ++seq) (*on_confirm)(seq, ack != nullptr);
+      continue;
+    }
     if (on_return) {
       auto& r = std::get<protocol::BasicReturn>(in.method);
       ReturnedMessage returned{static_cast<ReplyCode>(r.reply_code), std::move(r.reply_text), std::move(r.exchange),

@@ -47,6 +47,7 @@ struct Incoming {
   protocol::Method method;
   std::string properties;
   zmq::message_t body;
+  std::uint64_t first_seq = 0;  // a confirm (basic.ack / nack): it covers first_seq..delivery_tag
 };
 
 struct CloseReason {
@@ -70,6 +71,15 @@ struct ChannelState {
   // grows at each recovery so tags never repeat on a channel.
   std::uint64_t tag_offset = 0;
   std::uint64_t max_tag = 0;
+  // Publisher confirms. Sequence numbers seen by the user run on across
+  // recoveries: the broker's number plus seq_offset. The broker confirms in
+  // order, so everything up to `confirmed` is settled and the rest is not.
+  bool confirm = false;
+  std::uint64_t published = 0;   // the last sequence number handed out
+  std::uint64_t confirmed = 0;
+  std::uint64_t seq_offset = 0;
+  std::uint64_t nacked = 0;      // nacks since wait_for_confirms last looked
+  std::shared_ptr<ConfirmCallback> on_confirm;
 };
 
 // A declaration or binding this connection made, replayed after a recovery.
@@ -94,9 +104,13 @@ class ConnectionCore {
   // Sends a synchronous method and waits for `expected` (or `alternative`).
   Incoming call(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
                 std::optional<protocol::Opcode> alternative = std::nullopt);
-  // Sends a pipelined method; throws if the channel or connection is closed.
-  void send_async(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
-                  const std::string_view* body = nullptr);
+  // Publisher confirms (Channel::confirm_select and friends).
+  void confirm_select(std::uint16_t ch);
+  std::uint64_t publish(std::uint16_t ch, const protocol::BasicPublish& method, std::string_view properties,
+                        std::string_view body);
+  bool wait_for_confirms(std::uint16_t ch, std::size_t below, Clock::time_point deadline);
+  std::uint64_t unconfirmed(std::uint16_t ch);
+  void set_confirm_callback(std::uint16_t ch, ConfirmCallback callback);
   // basic.ack / nack / reject with a user-visible delivery tag.
   void settle(std::uint16_t ch, protocol::Method method);
 
@@ -141,6 +155,8 @@ class ConnectionCore {
   void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
   void read_available_locked();
   void handle_locked(zmq::message_t& header, zmq::message_t* body);
+  // Settles this channel's publishes up to `seq` (user numbering).
+  void confirmed_locked(std::uint16_t ch, ChannelState& st, std::uint64_t seq, bool nack);
   // Marks the connection closed. `lost`: the broker went away rather than
   // refusing us, so automatic recovery may bring it back.
   void fail_locked(ReplyCode code, std::string text, bool tell_broker, bool lost = false);

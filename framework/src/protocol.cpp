@@ -498,4 +498,20 @@ Properties decode_properties(std::string_view raw) {
   return p;
 }
 
+std::string encode_table(const FieldTable& table) {
+  std::string out;
+  StringSink sink{&out};
+  Packer pk(sink);
+  pack_table(pk, table);
+  return out;
+}
+
+FieldTable decode_table(std::string_view raw) {
+  FieldTable t;
+  Reader r(raw);
+  r.read_table("table", &t, 1);
+  if (!r.at_end()) frame_error("trailing bytes after table");
+  return t;
+}
+
 }  // namespace warren::protocol

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "support/broker_fixture.hpp"
+#include "support/temp_dir.hpp"
 #include "support/warrend.hpp"
 #include "warren/warren.hpp"
 
@@ -14,18 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-// A scratch directory removed with the test.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("warrend-test-" + std::to_string(::getpid()) + "-" +
-                                               std::to_string(std::rand()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -79,7 +68,8 @@ TEST(WarrendConfig, SampleConfigIsValid) {
 TEST(WarrendConfig, ConfigFileRunsTheBrokerAndSighupReopensTheLog) {
   TempDir dir;
   auto log = (dir.path / "warrend.log").string();
-  auto conf = dir.write("w.conf", "endpoint = tcp://127.0.0.1:*\nno-pubsub = true\nlog-file = " + log + "\n");
+  auto conf = dir.write("w.conf", "endpoint = tcp://127.0.0.1:*\nno-pubsub = true\nlog-file = " + log +
+                                      "\ndata-dir = " + (dir.path / "data").string() + "\n");
   Process warrend({kWarrendPath, "--config", conf});
   auto line = warrend.wait_for_line("listening on");
   ASSERT_TRUE(line);

@@ -126,7 +126,7 @@ TEST(WorkQueues, WorkerCarriesOnAfterTheBrokerIsKilledAndRestarted) {
   auto deadline = std::chrono::steady_clock::now() + 10s;
   while (std::chrono::steady_clock::now() < deadline) {
     again = std::make_unique<Process>(std::vector<std::string>{kWarrendPath, "--endpoint", endpoint, "--heartbeat", "100",
-                                                               "--log-level", "warning"});
+                                                               "--log-level", "warning", "--data-dir", ""});
     if (again->wait_for_line("listening on")) break;
     again.reset();
   }

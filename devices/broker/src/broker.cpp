@@ -47,6 +47,14 @@ BrokerCore::BrokerCore(BrokerOptions options)
     declare_exchange(name, type, ExchangeFlags{.durable = true});
   wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeup_fd_ < 0) throw std::runtime_error("eventfd failed");
+  if (!options_.data_dir.empty()) {
+    try {
+      open_store();
+    } catch (...) {
+      ::close(wakeup_fd_);
+      throw;
+    }
+  }
 }
 
 BrokerCore::~BrokerCore() {
@@ -106,19 +114,23 @@ void BrokerCore::loop() {
     }
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep - now);
     if (!blocked_.empty()) wait = std::min<std::chrono::milliseconds>(wait, kBlockedRetry);
-    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_fd_, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
+                               {nullptr, journal_ ? journal_->notify_fd() : -1, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, std::max(wait, std::chrono::milliseconds(0)));
+      zmq::poll(items, journal_ ? 3 : 2, std::max(wait, std::chrono::milliseconds(0)));
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       log_.write(LogLevel::kError, "poll failed", e.what());
       return;
     }
     if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
+    if (journal_ && (items[2].revents & ZMQ_POLLIN)) journal_->clear_notify();
     if (items[0].revents & ZMQ_POLLIN) {
       now_ = Clock::now();
       receive_batch();
     }
+    flush_confirms();  // commits this turn's journal records (group commit)
     if (!blocked_.empty()) flush_blocked();
     reap();
   }
@@ -290,6 +302,7 @@ std::shared_ptr<Queue> BrokerCore::declare_queue(std::string name, QueueFlags fl
   queues_.emplace(std::move(name), q);
   queue_count_.fetch_add(1, std::memory_order_relaxed);
   log_.write(LogLevel::kDebug, "queue declared", q->name());
+  if (q->kept_on_disk()) definitions_changed();
   return q;
 }
 
@@ -306,6 +319,10 @@ void BrokerCore::delete_queue(const std::shared_ptr<Queue>& q) {
     if (keep != c->channel->consumers.end()) c->channel->consumers.erase(keep);
   }
   q->purge();
+  if (journal_ && q->kept_on_disk()) {
+    journal_->drop_queue(q->name());
+    journal_dirty_ = true;
+  }
   // By name: an auto_delete exchange going may take others with it.
   for (const auto& name : source_names(q->sources)) {
     Exchange* x = find_exchange(name);
@@ -317,6 +334,7 @@ void BrokerCore::delete_queue(const std::shared_ptr<Queue>& q) {
   queues_.erase(q->name());
   queue_count_.fetch_sub(1, std::memory_order_relaxed);
   log_.write(LogLevel::kDebug, "queue deleted", q->name());
+  if (q->kept_on_disk()) definitions_changed();
 }
 
 Exchange* BrokerCore::find_exchange(std::string_view name) {
@@ -328,6 +346,7 @@ Exchange& BrokerCore::declare_exchange(std::string name, ExchangeType type, Exch
   auto x = std::make_unique<Exchange>(name, type, std::move(flags));
   Exchange& ref = *x;
   exchanges_.emplace(std::move(name), std::move(x));
+  if (ref.flags().durable) definitions_changed();
   return ref;
 }
 
@@ -355,7 +374,9 @@ void BrokerCore::delete_exchange(Exchange& x) {
     s->unbind_all(Destination{.exchange = &x});
     if (s != &x && s->flags().auto_delete && s->bindings().empty()) emptied.push_back(name);
   }
+  bool durable = x.flags().durable;
   exchanges_.erase(x.name());  // destroys x
+  if (durable) definitions_changed();
   for (const auto& name : emptied)
     if (Exchange* s = find_exchange(name)) delete_exchange(*s);
 }
@@ -364,12 +385,14 @@ void BrokerCore::bind(Exchange& source, Binding binding) {
   Destination d = binding.destination;
   if (!source.bind(std::move(binding))) return;
   ++(d.queue ? d.queue->sources : d.exchange->sources)[&source];
+  if (kept_on_disk(source, d)) definitions_changed();
 }
 
 void BrokerCore::unbind(Exchange& source, const Binding& binding) {
   if (!source.unbind(binding)) return;
   const Destination& d = binding.destination;
   forget_source(d.queue ? d.queue->sources : d.exchange->sources, &source);
+  if (kept_on_disk(source, d)) definitions_changed();
   if (source.flags().auto_delete && source.bindings().empty()) delete_exchange(source);
 }
 
@@ -389,23 +412,27 @@ void BrokerCore::route(Exchange& x, std::string_view routing_key, H& headers) {
   });
 }
 
-bool BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-                         zmq::message_t& body) {
+PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
+                                  zmq::message_t& body) {
   published_.fetch_add(1, std::memory_order_relaxed);
+  PublishOutcome outcome;
   targets_.clear();
+  std::optional<Properties> decoded;  // decoded only when needed
+  auto props = [&]() -> const Properties& {
+    if (!decoded) decoded = protocol::decode_properties(properties);
+    return *decoded;
+  };
   if (!exchange) {  // the default exchange: the routing key names the queue
     if (routing_key.starts_with(kReplyTo) && routing_key.size() > kReplyTo.size() &&
-        routing_key[kReplyTo.size()] == '.')
-      return deliver_reply(routing_key, properties, body);
+        routing_key[kReplyTo.size()] == '.') {
+      outcome.routed = deliver_reply(routing_key, properties, body);
+      return outcome;
+    }
     auto it = queues_.find(routing_key);
     if (it != queues_.end()) targets_.push_back(it->second.get());
   } else {
     ++route_epoch_;
-    std::optional<Properties> decoded;  // only headers exchanges need them
-    auto headers = [&]() -> const FieldTable* {
-      if (!decoded) decoded = protocol::decode_properties(properties);
-      return decoded->headers ? &*decoded->headers : nullptr;
-    };
+    auto headers = [&]() -> const FieldTable* { return props().headers ? &*props().headers : nullptr; };
     route(*exchange, routing_key, headers);
     // Unroutable: try the alternate exchange, and its alternate, until one
     // routes or the chain loops back.
@@ -416,17 +443,106 @@ bool BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std
       route(*x, routing_key, headers);
     }
   }
-  if (targets_.empty()) return false;
+  if (targets_.empty()) return outcome;
+  outcome.routed = true;
   auto message = std::make_shared<StoredMessage>();
   message->exchange = exchange ? exchange->name() : std::string();
   message->routing_key = routing_key;
   message->properties = properties;
+  if (journal_) {
+    // Persistent messages reaching durable queues go to the journal (to
+    // those queues only); the confirm waits for this turn's commit.
+    journal_queues_.clear();
+    for (Queue* q : targets_)
+      if (q->kept_on_disk()) journal_queues_.push_back(q->name());
+    if (!journal_queues_.empty() && props().delivery_mode == 2) {
+      message->journal_id = journal_->publish(message->exchange, routing_key, properties, body.to_string_view(),
+                                              journal_queues_);
+      journal_dirty_ = true;
+      outcome.journaled = true;
+    }
+  }
   message->body.move(body);
   for (Queue* q : targets_) {
     q->push(message);
     if (!q->consumers().empty()) dispatch(*q);
   }
-  return true;
+  return outcome;
+}
+
+void BrokerCore::confirm(Session& s, ChannelSession& ch, const PublishOutcome& outcome) {
+  if (ch.confirms.empty()) confirm_channels_.emplace_back(&s, ch.number);
+  bool wait_for_disk = outcome.journaled && !outcome.refused;
+  ch.uncommitted += wait_for_disk;
+  ch.confirms.push_back(
+      PendingConfirm{ch.publish_seq, wait_for_disk ? PendingConfirm::kUncommitted : 0, outcome.refused});
+}
+
+void BrokerCore::flush_confirms() {
+  if (journal_dirty_) {
+    journal_dirty_ = false;
+    std::uint64_t ticket = journal_->commit();
+    for (auto [s, n] : confirm_channels_) {
+      auto it = s->channels.find(n);
+      if (it == s->channels.end()) continue;
+      auto& ch = it->second;
+      for (auto r = ch.confirms.rbegin(); ch.uncommitted > 0 && r != ch.confirms.rend(); ++r) {
+        if (r->ticket != PendingConfirm::kUncommitted) continue;  // transient ones between
+        r->ticket = ticket;
+        --ch.uncommitted;
+      }
+    }
+  }
+  if (confirm_channels_.empty()) return;
+  std::uint64_t durable = journal_ ? journal_->durable() : 0;
+  bool failed = journal_ && journal_->failed();
+  // nullopt: not settled yet; else true for nack.
+  auto outcome = [&](const PendingConfirm& p) -> std::optional<bool> {
+    if (p.ticket == 0) return p.nack;
+    if (p.ticket != PendingConfirm::kUncommitted && p.ticket <= durable) return false;
+    if (failed) return true;  // never on disk: the publisher must not count on it
+    return std::nullopt;
+  };
+  std::size_t keep = 0;
+  for (auto entry : confirm_channels_) {
+    auto [s, n] = entry;
+    auto it = s->channels.find(n);
+    if (s->dead || s->closing || it == s->channels.end() || it->second.closing) continue;
+    auto& pending = it->second.confirms;
+    // Runs of equal outcomes go as one basic.ack / nack with multiple.
+    while (!pending.empty()) {
+      auto first = outcome(pending.front());
+      if (!first) break;
+      std::uint64_t last = pending.front().seq;
+      std::size_t count = 0;
+      while (!pending.empty() && outcome(pending.front()) == first) {
+        last = pending.front().seq;
+        pending.pop_front();
+        ++count;
+      }
+      if (*first) send(*s, n, protocol::BasicNack{last, count > 1, false});
+      else send(*s, n, protocol::BasicAck{last, count > 1});
+    }
+    if (!pending.empty()) confirm_channels_[keep++] = entry;
+  }
+  confirm_channels_.resize(keep);
+}
+
+void BrokerCore::delivered_from(Queue& q, const StoredMessage& m) {
+  if (!m.journal_id || !q.kept_on_disk()) return;
+  journal_->delivered(m.journal_id, q.name());
+  journal_dirty_ = true;
+}
+
+void BrokerCore::settled_from(Queue& q, const StoredMessage& m) {
+  if (!m.journal_id || !q.kept_on_disk()) return;
+  journal_->ack(m.journal_id, q.name());
+  journal_dirty_ = true;
+}
+
+std::size_t BrokerCore::purge_queue(Queue& q) {
+  for (const auto& e : q.ready()) settled_from(q, *e.message);
+  return q.purge();
 }
 
 void BrokerCore::dispatch(Queue& q) {
@@ -464,7 +580,9 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   auto message = entry.message;  // keeps the body alive while sending
   if (c.no_ack) {
     d.delivery_tag = ch.next_delivery_tag++;
+    settled_from(*c.queue, m);
   } else {
+    delivered_from(*c.queue, m);
     d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), c.shared_from_this());
   }
   send(*c.session, ch.number, d, m.properties, &m.body);
@@ -586,6 +704,7 @@ void BrokerCore::reap() {
     }
     if (!s.closing) finish_session(s);
     blocked_.erase(&s);
+    std::erase_if(confirm_channels_, [&](const auto& e) { return e.first == &s; });
     log_.write(LogLevel::kInfo, "connection closed", "peer=" + s.peer());
     connection_count_.fetch_sub(1, std::memory_order_relaxed);
     it = sessions_.erase(it);
@@ -593,6 +712,14 @@ void BrokerCore::reap() {
 }
 
 void BrokerCore::shutdown() {
+  if (journal_) {
+    // Everything received is made durable and confirmed before clients are
+    // told the broker is going.
+    flush_confirms();
+    journal_->quiesce();
+    flush_confirms();
+    flush_blocked();
+  }
   for (auto& [id, s] : sessions_) {
     if (s->dead || s->closing) continue;
     send(*s, 0, protocol::ConnectionClose{320, "CONNECTION_FORCED - broker shutdown"});

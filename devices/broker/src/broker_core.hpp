@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -16,6 +17,8 @@
 #include "log.hpp"
 #include "queue.hpp"
 #include "session.hpp"
+#include "store/files.hpp"
+#include "store/journal.hpp"
 #include "warren/broker.hpp"
 #include "warren/errors.hpp"
 #include "warren/protocol.hpp"
@@ -44,6 +47,18 @@ struct StringHash {
   using is_transparent = void;
   std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+// What became of one basic.publish.
+struct PublishOutcome {
+  bool routed = false;     // reached at least one queue (or a reply consumer)
+  bool journaled = false;  // written to the journal: safe once this turn's commit is durable
+  bool refused = false;    // a queue refused it: the publisher gets basic.nack
+};
+
+// A binding kept in the data directory: both its ends are.
+inline bool kept_on_disk(const Exchange& source, const Destination& d) {
+  return source.flags().durable && (d.queue ? d.queue->kept_on_disk() : d.exchange->flags().durable);
+}
+
 template <class V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
@@ -67,6 +82,8 @@ class BrokerCore {
   std::shared_ptr<Queue> find_queue(std::string_view name);
   std::shared_ptr<Queue> declare_queue(std::string name, QueueFlags flags, Session* owner);
   void delete_queue(const std::shared_ptr<Queue>& q);
+  // Empties the queue's ready messages; returns how many.
+  std::size_t purge_queue(Queue& q);
   Exchange* find_exchange(std::string_view name);
   Exchange& declare_exchange(std::string name, ExchangeType type, ExchangeFlags flags);
   void delete_exchange(Exchange& x);
@@ -74,10 +91,20 @@ class BrokerCore {
   // auto_delete source goes with its last binding.
   void bind(Exchange& source, Binding binding);
   void unbind(Exchange& source, const Binding& binding);
-  // Routes and enqueues. `exchange` null: the default exchange. Returns
-  // false when the message reached no queue.
-  bool publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-               zmq::message_t& body);
+  // Routes and enqueues; a persistent message reaching a durable queue goes
+  // to the journal too. `exchange` null: the default exchange.
+  PublishOutcome publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
+                         zmq::message_t& body);
+  // Publisher confirms: queues the basic.ack / nack for the channel's latest
+  // publish; flush_confirms() sends those that are safe, once per loop turn.
+  void confirm(Session& s, ChannelSession& ch, const PublishOutcome& outcome);
+  // The journal's view of a message leaving a queue: handed to a consumer
+  // that will ack it (redelivered after a restart), or settled (acked,
+  // dropped) and owed there no more. No-ops for messages not journaled.
+  void delivered_from(Queue& q, const StoredMessage& m);
+  void settled_from(Queue& q, const StoredMessage& m);
+  // Durable definitions changed: rewrite the definitions file now.
+  void definitions_changed();
   void dispatch(Queue& q);
   // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
   void deliver(Consumer& c, QueueEntry entry);
@@ -110,6 +137,11 @@ class BrokerCore {
   bool try_send(Session& s, std::vector<zmq::message_t>& frames);
   void send_to_stranger(const std::string& identity, const protocol::Method& method);
   void drain_wakeup() noexcept;
+  void flush_confirms();
+  void open_store();
+  void save_definitions();
+  void restore_definitions(const FieldTable& definitions);
+  void restore_messages(std::vector<store::RecoveredMessage> recovered);
   template <class H>
   void route(Exchange& x, std::string_view routing_key, H& headers);
   void forget_source(std::unordered_map<Exchange*, std::size_t>& sources, Exchange* source);
@@ -139,6 +171,16 @@ class BrokerCore {
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};
+
+  // The data directory (docs/journal.md): empty data_dir, none of these.
+  std::optional<store::DirectoryLock> lock_;
+  std::unique_ptr<store::Journal> journal_;
+  bool journal_dirty_ = false;  // appended since the last commit
+  bool restoring_ = false;      // replaying definitions: do not rewrite them
+  std::uint64_t journal_seen_ = 0;  // durable() when confirms were last flushed
+  // Channels with confirms not sent yet.
+  std::vector<std::pair<Session*, std::uint16_t>> confirm_channels_;
+  std::vector<std::string_view> journal_queues_;  // scratch for publish()
 
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> delivered_{0};

@@ -198,7 +198,7 @@ void queue_delete(Context& c) {
 void queue_purge(Context& c) {
   auto& m = c.method<QueuePurge>();
   auto q = usable_queue(c, m.queue);
-  c.reply(QueuePurgeOk{narrow(q->purge())});
+  c.reply(QueuePurgeOk{narrow(c.broker.purge_queue(*q))});
 }
 
 // ---- exchange -----------------------------------------------------------------
@@ -392,11 +392,21 @@ void basic_publish(Context& c) {
   }
   auto rewritten = rewrite_reply_to(c, c.command.properties);
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
-  if (c.broker.publish(x, m.routing_key, properties, *c.body) || !m.mandatory) return;
-  // Unroutable and mandatory: back to the publisher. The body is still ours.
-  c.broker.send(c.session, c.command.channel,
-                BasicReturn{static_cast<std::uint16_t>(ReplyCode::kNoRoute), "NO_ROUTE", m.exchange, m.routing_key},
-                properties, c.body);
+  if (c.ch().confirm) ++c.ch().publish_seq;
+  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body);
+  if (!outcome.routed && m.mandatory) {
+    // Unroutable and mandatory: back to the publisher (before its confirm).
+    // The body is still ours.
+    c.broker.send(c.session, c.command.channel,
+                  BasicReturn{static_cast<std::uint16_t>(ReplyCode::kNoRoute), "NO_ROUTE", m.exchange, m.routing_key},
+                  properties, c.body);
+  }
+  if (c.ch().confirm) c.broker.confirm(c.session, c.ch(), outcome);
+}
+
+void confirm_select(Context& c) {
+  c.ch().confirm = true;
+  c.reply(ConfirmSelectOk{});
 }
 
 void basic_get(Context& c) {
@@ -410,8 +420,13 @@ void basic_get(Context& c) {
   QueueEntry entry = q->pop();
   auto message = entry.message;
   BasicGetOk ok{0, entry.redelivered, message->exchange, message->routing_key, narrow(q->ready_count())};
-  if (m.no_ack) ok.delivery_tag = c.ch().next_delivery_tag++;
-  else ok.delivery_tag = c.broker.record_unacked(c.ch(), q, std::move(entry), nullptr);
+  if (m.no_ack) {
+    ok.delivery_tag = c.ch().next_delivery_tag++;
+    c.broker.settled_from(*q, *message);
+  } else {
+    c.broker.delivered_from(*q, *message);
+    ok.delivery_tag = c.broker.record_unacked(c.ch(), q, std::move(entry), nullptr);
+  }
   c.broker.send(c.session, c.command.channel, ok, message->properties, &message->body);
   c.broker.count_delivered();
 }
@@ -446,6 +461,8 @@ void settle(Context& c, std::uint64_t tag, bool multiple, bool requeue) {
   auto taken = take_unacked(c, tag, multiple);
   if (requeue) {
     c.broker.requeue(taken);
+  } else {
+    for (const auto& u : taken) c.broker.settled_from(*u.queue, *u.entry.message);
   }
   redispatch(c, taken);
 }
@@ -498,6 +515,7 @@ constexpr std::array<Entry, 256> make_table() {
   set(Opcode::kChannelOpen, channel_open, Scope::kConnection);
   set(Opcode::kChannelClose, channel_close, Scope::kChannel);
   set(Opcode::kChannelCloseOk, channel_close_ok, Scope::kChannel);
+  set(Opcode::kConfirmSelect, confirm_select, Scope::kChannel);
   set(Opcode::kQueueDeclare, queue_declare, Scope::kChannel);
   set(Opcode::kQueueDelete, queue_delete, Scope::kChannel);
   set(Opcode::kQueuePurge, queue_purge, Scope::kChannel);

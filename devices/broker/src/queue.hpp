@@ -29,6 +29,7 @@ struct StoredMessage {
   std::string routing_key;
   std::string properties;  // raw msgpack map, forwarded verbatim
   zmq::message_t body;
+  std::uint64_t journal_id = 0;  // 0: not in the journal (transient, or no durable queue)
 };
 
 struct QueueEntry {
@@ -55,10 +56,15 @@ class Queue {
   bool deleted() const { return deleted_; }
   void mark_deleted() { deleted_ = true; }
 
+  // Durable and not exclusive: its definition and persistent messages are
+  // kept in the data directory.
+  bool kept_on_disk() const { return flags_.durable && !flags_.exclusive; }
+
   std::size_t ready_count() const { return ready_.size(); }
+  const std::deque<QueueEntry>& ready() const { return ready_; }
   bool empty() const { return ready_.empty(); }
-  void push(std::shared_ptr<StoredMessage> message) {
-    ready_.push_back(QueueEntry{std::move(message), next_seq_++, false});
+  void push(std::shared_ptr<StoredMessage> message, bool redelivered = false) {
+    ready_.push_back(QueueEntry{std::move(message), next_seq_++, redelivered});
   }
   QueueEntry pop() {
     QueueEntry e = std::move(ready_.front());

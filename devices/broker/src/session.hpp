@@ -96,6 +96,16 @@ class UnackedList {
   std::size_t live_ = 0;
 };
 
+// A publish awaiting its basic.ack / basic.nack. `ticket`: 0 when it can be
+// confirmed now; kUncommitted until the loop turn's journal commit; then the
+// journal commit ticket that must be durable first.
+struct PendingConfirm {
+  static constexpr std::uint64_t kUncommitted = UINT64_MAX;
+  std::uint64_t seq = 0;
+  std::uint64_t ticket = 0;
+  bool nack = false;
+};
+
 struct ChannelSession {
   std::uint16_t number = 0;
   bool closing = false;  // sent channel.close, awaiting close_ok
@@ -108,6 +118,12 @@ struct ChannelSession {
   // and the token that addresses this channel (empty when none).
   std::string reply_consumer_tag;
   std::string reply_token;
+  // Publisher confirms (confirm.select): the sequence number of the last
+  // publish, and the confirms not sent yet, in sequence order.
+  bool confirm = false;
+  std::uint64_t publish_seq = 0;
+  std::deque<PendingConfirm> confirms;
+  std::size_t uncommitted = 0;  // confirms with ticket kUncommitted (all from this loop turn)
 
   bool may_deliver(const Consumer& c) const {
     if (c.no_ack) return true;

@@ -5,9 +5,12 @@
 // overrides the file. --print-config shows the settings in force, in the
 // file's format. SIGTERM / SIGINT stop it (clients get 320); SIGHUP reopens
 // the log file (for logrotate).
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -76,6 +79,7 @@ struct Settings {
   std::string level = "info";
   std::string log_file;
   std::uint32_t heartbeat_ms = 0;
+  std::uint32_t sync_interval_ms = 0;
   bool no_pubsub = false;
   std::string config;
 };
@@ -89,6 +93,12 @@ po::options_description settings_options(Settings& s) {
        "where clients connect (tcp://, ipc://); loopback only by default")
       ("heartbeat", po::value(&s.heartbeat_ms)->default_value(s.heartbeat_ms),
        "heartbeat interval proposed to clients, ms (0 disables)")
+      ("data-dir", po::value(&s.broker.data_dir)->default_value(s.broker.data_dir),
+       "durable definitions and persistent messages are kept here (locked: one broker per "
+       "directory); empty keeps nothing")
+      ("sync-interval", po::value(&s.sync_interval_ms)->default_value(s.sync_interval_ms),
+       "0: confirm persistent messages once fdatasynced (safe against power loss); N: once written, "
+       "fdatasync every N ms (a power loss may lose the last N ms)")
       ("max-message-size", po::value(&s.broker.max_message_size)->default_value(s.broker.max_message_size),
        "largest message body accepted, bytes")
       ("max-channels", po::value(&s.broker.max_channels)->default_value(s.broker.max_channels),
@@ -105,10 +115,22 @@ po::options_description settings_options(Settings& s) {
   return d;
 }
 
+// /var/lib/warren for root (as a service runs it), else the user's own
+// state directory, so a broker started without configuration can keep
+// durable queues anywhere it runs.
+std::string default_data_dir() {
+  if (::geteuid() == 0) return "/var/lib/warren";
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) return std::string(state) + "/warren";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/state/warren";
+  return "warren-data";
+}
+
 void print_config(const Settings& s) {
   std::cout << "# warrend " << warren::kVersionString << ": the settings in force\n"
             << "endpoint = " << s.broker.endpoint << "\n"
             << "heartbeat = " << s.heartbeat_ms << "\n"
+            << "data-dir = " << s.broker.data_dir << "\n"
+            << "sync-interval = " << s.sync_interval_ms << "\n"
             << "max-message-size = " << s.broker.max_message_size << "\n"
             << "max-channels = " << s.broker.max_channels << "\n"
             << "log-level = " << s.level << "\n"
@@ -123,6 +145,7 @@ void print_config(const Settings& s) {
 int main(int argc, char** argv) {
   Settings s;
   s.heartbeat_ms = static_cast<std::uint32_t>(s.broker.heartbeat.count());
+  s.broker.data_dir = default_data_dir();
   s.pubsub.frontend = "tcp://127.0.0.1:5674";
   s.pubsub.backend = "tcp://127.0.0.1:5675";
   po::options_description general("warrend: the warren message broker\n\nOptions");
@@ -162,6 +185,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   s.broker.heartbeat = std::chrono::milliseconds(s.heartbeat_ms);
+  s.broker.sync_interval = std::chrono::milliseconds(s.sync_interval_ms);
   try {
     std::unique_ptr<LogFile> log_file;
     if (!s.log_file.empty()) {
@@ -188,6 +212,12 @@ int main(int argc, char** argv) {
     std::signal(SIGTERM, on_stop_signal);
     std::signal(SIGHUP, on_hangup);
     std::cout << "warrend " << warren::kVersionString << " listening on " << broker.endpoint() << std::endl;
+    std::cout << "data directory "
+              << (s.broker.data_dir.empty() ? std::string("none (durable queues last until exit)") : s.broker.data_dir)
+              << (s.broker.data_dir.empty() ? std::string()
+                  : s.sync_interval_ms ? ", fsync every " + std::to_string(s.sync_interval_ms) + " ms"
+                                       : std::string(", fsync before confirm"))
+              << std::endl;
     if (forwarder) {
       std::cout << "pubsub frontend " << forwarder->frontend_endpoint()
                 << " (publishers connect)\npubsub backend " << forwarder->backend_endpoint()

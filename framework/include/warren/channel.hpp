@@ -10,6 +10,7 @@
 // requeues its unacknowledged messages.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,6 +87,9 @@ struct ConsumeOptions {
 };
 
 using ConsumerCallback = std::function<void(const Message&)>;
+// Publisher confirms: called once per published message, in order, with its
+// sequence number and whether the broker took it (ack) or refused it (nack).
+using ConfirmCallback = std::function<void(std::uint64_t sequence, bool acked)>;
 using CancelCallback = std::function<void(const std::string& consumer_tag)>;
 
 class Channel {
@@ -121,9 +125,32 @@ class Channel {
 
   // Pipelined: no round trip. A refusal arrives as a channel error that the
   // next call on this channel throws. With mandatory, a message that reaches
-  // no queue comes back to the on_return callback.
-  void basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
-                     const Properties& properties = {}, const PublishOptions& options = {});
+  // no queue comes back to the on_return callback. Returns the message's
+  // sequence number in confirm mode (1, 2, ...), 0 otherwise.
+  std::uint64_t basic_publish(std::string_view exchange, std::string_view routing_key, std::string_view body,
+                              const Properties& properties = {}, const PublishOptions& options = {});
+
+  // Publisher confirms (RabbitMQ's confirm.select). From now on the broker
+  // acks every message published on this channel once it has taken
+  // responsibility for it: a persistent message to a durable queue once it is
+  // on disk (docs/protocol.md says exactly when). Idempotent.
+  void confirm_select();
+  // Waits until every message published so far is confirmed. Returns false
+  // if any was nacked since the last call (they must be published again),
+  // true if all were acked. Throws TimeoutError after `timeout`, ChannelError
+  // or ConnectionError if the channel or connection closes first (messages
+  // not confirmed by then may or may not have been taken). Messages that
+  // were in flight when the connection was lost and recovered count as nacked.
+  bool wait_for_confirms(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Waits until fewer than `window` messages await confirmation: a
+  // publisher calls it before each publish to keep a bounded window in
+  // flight. Same errors as wait_for_confirms; nacks are left for it to report.
+  void wait_for_confirm_window(std::size_t window, std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Messages published and not yet confirmed.
+  std::uint64_t unconfirmed() const;
+  // Called on the connection's thread (during run() / process_events()) for
+  // each confirm, in sequence order.
+  void on_confirm(ConfirmCallback callback);
 
   // Starts a consumer; `callback` runs on the connection's thread during
   // run()/process_events(). Returns the consumer tag.

@@ -26,6 +26,8 @@ enum class Opcode : std::uint8_t {
   kChannelOpenOk = 0x21,
   kChannelClose = 0x22,
   kChannelCloseOk = 0x23,
+  kConfirmSelect = 0x24,
+  kConfirmSelectOk = 0x25,
   kQueueDeclare = 0x30,
   kQueueDeclareOk = 0x31,
   kQueueDelete = 0x32,
@@ -132,6 +134,17 @@ struct ChannelClose {
 };
 struct ChannelCloseOk {
   WARREN_METHOD(ChannelCloseOk, kChannelCloseOk, "channel.close_ok", kBoth, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+// Publisher confirms: from confirm.select on, the broker answers every
+// basic.publish on the channel with basic.ack (or basic.nack) carrying the
+// publish's sequence number (1, 2, ... per channel) as delivery_tag.
+struct ConfirmSelect {
+  WARREN_METHOD(ConfirmSelect, kConfirmSelect, "confirm.select", kToBroker, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+struct ConfirmSelectOk {
+  WARREN_METHOD(ConfirmSelectOk, kConfirmSelectOk, "confirm.select_ok", kToClient, false)
   template <class S, class F> static void fields(S&, F&&) {}
 };
 struct QueueDeclare {
@@ -337,7 +350,7 @@ struct BasicGetEmpty {
   template <class S, class F> static void fields(S&, F&&) {}
 };
 struct BasicAck {
-  WARREN_METHOD(BasicAck, kBasicAck, "basic.ack", kToBroker, false)
+  WARREN_METHOD(BasicAck, kBasicAck, "basic.ack", kBoth, false)
   std::uint64_t delivery_tag = 0;
   bool multiple = false;
   template <class S, class F> static void fields(S& s, F&& f) {
@@ -353,7 +366,7 @@ struct BasicReject {
   }
 };
 struct BasicNack {
-  WARREN_METHOD(BasicNack, kBasicNack, "basic.nack", kToBroker, false)
+  WARREN_METHOD(BasicNack, kBasicNack, "basic.nack", kBoth, false)
   std::uint64_t delivery_tag = 0;
   bool multiple = false;
   bool requeue = true;
@@ -374,7 +387,7 @@ struct BasicRecoverOk {
 
 using Method = std::variant<
     ConnectionOpen, ConnectionOpenOk, ConnectionClose, ConnectionCloseOk, Heartbeat,
-    ChannelOpen, ChannelOpenOk, ChannelClose, ChannelCloseOk,
+    ChannelOpen, ChannelOpenOk, ChannelClose, ChannelCloseOk, ConfirmSelect, ConfirmSelectOk,
     QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk, QueuePurge, QueuePurgeOk,
     QueueBind, QueueBindOk, QueueUnbind, QueueUnbindOk, ExchangeDeclare, ExchangeDeclareOk,
     ExchangeDelete, ExchangeDeleteOk, ExchangeBind, ExchangeBindOk, ExchangeUnbind, ExchangeUnbindOk,
@@ -410,5 +423,10 @@ void encode_to(std::string& out, std::uint16_t channel, const Method& method,
 std::string encode_properties(const Properties& properties);
 // Throws ProtocolError(501) when `raw` is not a valid properties map.
 Properties decode_properties(std::string_view raw);
+
+// A field table on its own, in the wire's encoding (the broker stores its
+// definitions this way). decode_table throws ProtocolError(501) on bad bytes.
+std::string encode_table(const FieldTable& table);
+FieldTable decode_table(std::string_view raw);
 
 }  // namespace warren::protocol

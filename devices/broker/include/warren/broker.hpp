@@ -31,6 +31,16 @@ struct BrokerOptions {
   std::chrono::milliseconds heartbeat{3000};
   std::uint64_t max_message_size = 16 * 1024 * 1024;  // bodies above: 406
   std::uint16_t max_channels = 2047;                   // per connection
+  // Where durable exchanges, queues and bindings and persistent messages
+  // are kept (docs/journal.md); created if missing, and locked: a second
+  // broker on the same directory is refused. Empty: nowhere, so durable
+  // things last only as long as the process. warrend sets a default.
+  std::string data_dir{};
+  // 0 (the default): a publisher confirm waits until the message is
+  // fdatasynced. N > 0: it waits only until the message is written (it then
+  // survives the broker process crashing) and fdatasync runs every N ms, so
+  // a power loss can lose the last N ms of confirmed messages.
+  std::chrono::milliseconds sync_interval{0};
   LogLevel log_level = LogLevel::kInfo;
   // Receives each formatted log line (no newline). Default: stderr.
   std::function<void(std::string_view)> log_sink{};
