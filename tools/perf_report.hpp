@@ -169,6 +169,11 @@ struct Summary {
   // replies, latency is the round trip.
   unsigned concurrency = 0;  // outstanding calls per client; 0: not an RPC run
   std::string reply;         // how replies travel: "direct-reply-to", "reply-queue", "req-rep"
+  // Durability (warren-perf --persistent / --confirm): persistent messages to
+  // durable queues; publisher confirms with at most `confirm` in flight (0:
+  // off), and then send_seconds runs to the last confirm.
+  bool persistent = false;
+  unsigned confirm = 0;
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
   double send_seconds = 0;     // start to the last publish
@@ -249,6 +254,8 @@ inline void print_heading(std::FILE* out, const Summary& s) {
     std::fprintf(out, "%dp/%dc, %zu B, %s-ack", s.producers, s.consumers, s.size, s.ack.c_str());
     if (s.ack == "manual") std::fprintf(out, " (prefetch %u)", s.prefetch);
   }
+  if (s.persistent) std::fprintf(out, ", persistent");
+  if (s.confirm > 0) std::fprintf(out, ", confirm window %u", s.confirm);
   std::fprintf(out, ", %s, end: %s\n", s.endpoint.c_str(), s.end_reason.c_str());
   if (!s.exchange.empty()) {
     std::fprintf(out, "  routing   %s exchange '%s' -> %d queue(s)", s.exchange_type.c_str(),
@@ -319,7 +326,7 @@ inline void print_json(std::FILE* out, const Summary& s) {
   std::fprintf(out, "],\"errors\":[");
   for (std::size_t i = 0; i < s.errors.size(); ++i)
     std::fprintf(out, "%s\"%s\"", i ? "," : "", json_escape(s.errors[i]).c_str());
-  std::fprintf(out, "]}\n");
+  std::fprintf(out, "],\"persistent\":%s,\"confirm\":%u}\n", s.persistent ? "true" : "false", s.confirm);
   std::fflush(out);
 }
 

@@ -76,6 +76,11 @@ struct PerfOptions {
   bool rpc = false;
   bool reply_queue = false;  // an exclusive reply queue instead of direct reply-to
   unsigned concurrency = 1;  // outstanding calls per client
+  // Durability: persistent messages (delivery_mode 2) to durable queues;
+  // publisher confirms with at most `confirm` unconfirmed (0: off).
+  bool persistent = false;
+  unsigned confirm = 0;
+  std::string data_dir;  // the embedded broker's (--embedded only)
 };
 
 // The i-th queue: the --queue name itself when there is one queue, else
@@ -251,6 +256,9 @@ void producer(Run& run, int id) {
     warren::Connection connection(run.endpoint);
     auto channel = connection.channel();
     std::string body = make_body(o.size);
+    warren::Properties properties;
+    if (o.persistent) properties.delivery_mode = warren::kPersistent;
+    if (o.confirm > 0) channel.confirm_select();
     ready.arrive();
     run.go.wait();
     const auto start = run.start;
@@ -268,10 +276,14 @@ void producer(Run& run, int id) {
                                std::chrono::duration<double>(static_cast<double>(n) / o.rate));
         if (Clock::now() < due) std::this_thread::sleep_until(due);
       }
+      if (o.confirm > 0) channel.wait_for_confirm_window(o.confirm);
       warren::perf::stamp(body.data(), warren::perf::now_ns());
-      channel.basic_publish(o.exchange, o.routing_key, body);
+      channel.basic_publish(o.exchange, o.routing_key, body, properties);
       counter.store(++n, std::memory_order_relaxed);
     }
+    // With confirms, sending is over when the broker has taken the last one.
+    if (o.confirm > 0 && !channel.wait_for_confirms(std::chrono::seconds(60)))
+      throw std::runtime_error("the broker nacked messages");
     record_last_send(run, Clock::now());
     run.producers_done.fetch_add(1);
     idle_until_finish(run, connection);
@@ -408,10 +420,10 @@ void prepare(const std::string& endpoint, const PerfOptions& o) {
     return;
   }
   const auto start = Clock::now();
-  if (!o.exchange.empty()) channel.exchange_declare(o.exchange, o.exchange_type);
+  if (!o.exchange.empty()) channel.exchange_declare(o.exchange, o.exchange_type, {.durable = o.persistent});
   for (int i = 0; i < o.queues; ++i) {
     const auto queue = queue_name(o, i);
-    channel.queue_declare(queue);
+    channel.queue_declare(queue, {.durable = o.persistent});
     if (o.purge) channel.queue_purge(queue);
     if (!o.exchange.empty()) channel.queue_bind(queue, o.exchange, o.binding_key);
   }
@@ -462,6 +474,7 @@ std::string supervise(Run& run, std::vector<warren::perf::Sample>& samples) {
     bool time_up = o.time_s > 0 && now - run.start >= std::chrono::duration<double>(o.time_s);
     if (time_up) run.stop_producing.store(true);
     if (o.producers == 0 && time_up) return "time";  // consumers only: the clock decides
+    if (o.producers == 0 && o.count > 0 && received >= o.count) return "complete";  // a drained backlog
     if (o.producers > 0 && run.producers_done.load() == o.producers) {
       if (o.consumers == 0 || received >= sent * o.routes)
         return interrupts ? "interrupted" : "complete";
@@ -490,7 +503,7 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
       ("consumers,y", po::value(&o.consumers)->default_value(o.consumers), "consumer connections")
       ("size,s", po::value(&o.size)->default_value(o.size),
        "message body size in bytes (>= 8: the first 8 carry the send timestamp)")
-      ("count,C", po::value(&o.count), "messages per producer; the run ends when all are received")
+      ("count,C", po::value(&o.count), "messages per producer; the run ends when all are received (-x 0: messages to receive in all)")
       ("time,z", po::value(&o.time_s), "seconds to publish for (default 10 unless --count)")
       ("queue,u", po::value(&o.queue)->default_value(o.queue), "queue name (default exchange)")
       ("auto-ack", "consumers use auto-ack (no_ack); the default")
@@ -509,6 +522,13 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
       ("predeclared", po::bool_switch(&o.predeclared),
        "the queue(s), exchange and bindings exist (say, from a run with --keep-queue and the "
        "same routing options): only check and purge them")
+      ("persistent", po::bool_switch(&o.persistent),
+       "persistent messages (delivery_mode 2) to durable queues and exchange")
+      ("confirm,c", po::value(&o.confirm)->default_value(o.confirm),
+       "publisher confirms, at most N unconfirmed per producer (0: off); the send rate then "
+       "counts to the last confirm")
+      ("data-dir", po::value(&o.data_dir),
+       "--embedded: the broker's data directory (default: none, so nothing reaches a disk)")
       ("json", po::bool_switch(&o.json),
        "print the summary as one JSON line (live lines to stderr)");
   po::options_description routing("Exchange routing");
@@ -583,6 +603,8 @@ std::optional<PerfOptions> parse(int argc, char** argv, int& exit_code) {
     return usage_error("binding key '" + o.binding_key + "' does not match routing key '" +
                        o.routing_key + "': no queue would receive a message");
   if (routed && !given("consumers")) o.consumers = o.queues;
+  if (!o.data_dir.empty() && !o.embedded) return usage_error("--data-dir needs --embedded");
+  if (o.rpc && (o.persistent || o.confirm > 0)) return usage_error("--persistent and --confirm do not apply to --rpc");
   if (!o.rpc && (given("concurrency") || o.reply_queue))
     return usage_error("--concurrency and --reply-queue need --rpc");
   if (o.rpc) {
@@ -614,6 +636,7 @@ int main(int argc, char** argv) {
       broker_context = std::make_unique<zmq::context_t>(1);
       broker = std::make_unique<warren::Broker>(
           warren::BrokerOptions{.endpoint = "tcp://127.0.0.1:*",
+                                .data_dir = o.data_dir,
                                 .log_level = warren::LogLevel::kWarning,
                                 .context = broker_context.get()});
       broker->start();
@@ -638,6 +661,8 @@ int main(int argc, char** argv) {
   summary.queues = o.queues;
   summary.bindings = o.bindings;
   summary.routes = o.routes;
+  summary.persistent = o.persistent;
+  summary.confirm = o.confirm;
   if (o.rpc) {
     summary.scenario += "-rpc";
     summary.concurrency = o.concurrency;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "support/broker_fixture.hpp"
@@ -123,6 +124,48 @@ TEST(CrashTest, NoConfirmedMessageIsLostAcrossTwentySigkills) {
   EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), [](const Message& a, const Message& b) {
     return std::stoull(a.body.substr(8)) < std::stoull(b.body.substr(8));
   }));
+}
+
+// SIGTERM in the middle of a confirmed stream: warrend fsyncs, confirms what
+// it has, exits 0, and everything it confirmed is there after the restart.
+TEST(GracefulStop, SigtermKeepsEveryConfirmedMessage) {
+  TempDir data;
+  auto broker = start_on(data);
+  std::uint64_t acked = 0, published = 0;
+  std::optional<int> status;
+  try {
+    Connection conn(broker->endpoint);
+    auto ch = conn.channel();
+    ch.queue_declare("q", {.durable = true});
+    ch.confirm_select();
+    ch.on_confirm([&](std::uint64_t, bool ok) { acked += ok; });
+    for (;;) {
+      ch.wait_for_confirm_window(256, 10s);
+      conn.process_events(0ms);
+      if (acked >= 2000 && !status) status = broker->process.stop(SIGTERM);
+      ch.basic_publish("", "q", std::to_string(published++), persistent());
+    }
+  } catch (const ConnectionError& e) {
+    EXPECT_EQ(e.code(), ReplyCode::kConnectionForced) << e.what();
+  }
+  ASSERT_TRUE(status);
+  EXPECT_EQ(*status, 0);
+  broker = start_on(data);
+  auto got = drain(broker->endpoint, "q");
+  EXPECT_GE(got.size(), acked);
+  for (std::uint64_t i = 0; i < acked; ++i) ASSERT_EQ(got[i].body, std::to_string(i));
+}
+
+// warren-perf's durability scenario runs end to end and reports it.
+TEST(WarrenPerf, PersistentConfirmedRunCompletes) {
+  TempDir data;
+  Process perf({std::string(TOOLS_DIR) + "/warren-perf", "--embedded", "--data-dir", data.path.string(),
+                "--persistent", "--confirm", "100", "-C", "2000", "--json"});
+  auto line = perf.wait_for_line("\"tool\"", 60s);
+  ASSERT_TRUE(line) << perf.output();
+  EXPECT_NE(line->find("\"sent\":2000,\"received\":2000,\"lost\":0"), std::string::npos) << *line;
+  EXPECT_NE(line->find("\"persistent\":true,\"confirm\":100"), std::string::npos) << *line;
+  EXPECT_EQ(perf.wait(30s), 0);
 }
 
 // The newest segment file of the journal.

@@ -55,7 +55,12 @@ void BrokerCore::open_store() {
     store::JournalOptions options;
     options.dir = lock_->dir();
     options.sync_interval = options_.sync_interval;
-    options.log = [this](std::string_view line) { log_.write(LogLevel::kWarning, "store", line); };
+    options.log = [this](std::string_view line) {
+      // Routine reports are info; anything else (dropped records, failed
+      // compactions, I/O errors) deserves an operator's attention.
+      bool routine = line.starts_with("journal: recovered ") || line.starts_with("journal: compacted ");
+      log_.write(routine ? LogLevel::kInfo : LogLevel::kWarning, "store", line);
+    };
     journal_ = std::make_unique<store::Journal>(std::move(options), recovered);
     restore_messages(std::move(recovered));
   } catch (const std::system_error& e) {
