@@ -188,9 +188,16 @@ int run(const Flags& f) {
     }
     bool returned = false;
     ch.on_return([&](const warren::ReturnedMessage&) { returned = true; });
+    // Confirmed: warrenctl returns once the broker has taken the message (on
+    // disk, when persistent and routed to a durable queue).
+    ch.confirm_select();
     ch.basic_publish(exchange, key, body, p, {.mandatory = true});
-    ch.queue_declare("", {.exclusive = true, .auto_delete = true});  // a round trip: the publish is in
-    conn.process_events(std::chrono::milliseconds(0));
+    bool acked = ch.wait_for_confirms();
+    conn.process_events(std::chrono::milliseconds(0));  // a return comes before its confirm
+    if (!acked) {
+      std::cerr << "warrenctl: the broker refused the message (basic.nack)\n";
+      return kRefused;
+    }
     if (returned) {
       std::cerr << "warrenctl: 312 NO_ROUTE - the message reached no queue\n";
       return kRefused;
@@ -228,7 +235,7 @@ int main(int argc, char** argv) {
       "       declare_queue NAME | delete_queue NAME | purge_queue NAME\n"
       "       declare_exchange NAME TYPE | delete_exchange NAME\n"
       "       bind SOURCE DESTINATION [KEY] | unbind SOURCE DESTINATION [KEY]\n"
-      "       publish EXCHANGE ROUTING_KEY [BODY]   (BODY from stdin when absent)\n"
+      "       publish EXCHANGE ROUTING_KEY [BODY]   (BODY from stdin when absent; waits for the confirm)\n"
       "       get QUEUE                             (--count N, --requeue, --json)\n\n"
       "Exit status: 0 done, 2 usage, 3 broker unreachable, 4 refused by the broker.\n\nOptions");
   // clang-format off

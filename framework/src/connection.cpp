@@ -55,6 +55,7 @@ void ConnectionCore::connect_socket() {
     throw ConnectionError(ReplyCode::kConnectionForced, "cannot connect to " + endpoint_ + ": " + e.what());
   }
   closed_.reset();
+  blocked_.reset();  // a new connection starts unblocked; the broker says if not
   lost_ = false;
   close_ok_received_ = false;
 }
@@ -199,6 +200,12 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body)
   };
   switch (op) {
     case protocol::Opcode::kHeartbeat: return;
+    case protocol::Opcode::kConnectionBlocked:
+      blocked_ = std::get<protocol::ConnectionBlocked>(cmd.method).reason;
+      return;
+    case protocol::Opcode::kConnectionUnblocked:
+      blocked_.reset();
+      return;
     case protocol::Opcode::kConnectionClose: {
       auto& m = std::get<protocol::ConnectionClose>(cmd.method);
       try { send_locked(0, protocol::ConnectionCloseOk{}); } catch (const Error&) {}
@@ -377,6 +384,17 @@ void ConnectionCore::confirm_select(std::uint16_t ch) {
 std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPublish& method,
                                       std::string_view properties, std::string_view body) {
   Lock lk(mu_);
+  usable_channel_locked(ch);
+  // A publisher that never waits for anything would never read: look at
+  // what the broker sent now and then, so a connection.blocked is seen.
+  if ((++publishes_ & 255) == 0) read_available_locked();
+  if (blocked_) {
+    // Like a RabbitMQ client whose socket the broker stopped reading: wait.
+    wait_locked(Clock::now() + options_.rpc_timeout, [&] { return !blocked_ || closed_; });
+    if (blocked_ && !closed_)
+      throw TimeoutError("basic_publish: the broker has blocked publishers for " +
+                         std::to_string(options_.rpc_timeout.count()) + " ms (" + *blocked_ + ")");
+  }
   auto& st = usable_channel_locked(ch);
   if (max_message_size_ && body.size() > max_message_size_)
     throw ChannelError(ReplyCode::kPreconditionFailed,
@@ -766,6 +784,11 @@ std::uint64_t ConnectionCore::recovery_count() {
   return recoveries_;
 }
 
+std::optional<std::string> ConnectionCore::blocked() {
+  Lock lk(mu_);
+  return blocked_;
+}
+
 bool ConnectionCore::is_open() {
   Lock lk(mu_);
   return !closed_;
@@ -829,6 +852,7 @@ void Connection::post(std::function<void()> task) { core_->post(std::move(task))
 void Connection::close() { core_->close(); }
 bool Connection::is_open() const { return core_->is_open(); }
 std::uint64_t Connection::recovery_count() const { return core_->recovery_count(); }
+std::optional<std::string> Connection::blocked() const { return core_->blocked(); }
 std::chrono::milliseconds Connection::heartbeat() const { return core_->heartbeat(); }
 std::uint64_t Connection::max_message_size() const { return core_->max_message_size(); }
 std::uint16_t Connection::max_channels() const { return core_->max_channels(); }

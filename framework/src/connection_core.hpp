@@ -135,6 +135,7 @@ class ConnectionCore {
   void close() noexcept;
   bool is_open();
   std::uint64_t recovery_count();
+  std::optional<std::string> blocked();
 
   std::chrono::milliseconds heartbeat() const { return heartbeat_; }
   std::uint64_t max_message_size() const { return max_message_size_; }
@@ -191,6 +192,8 @@ class ConnectionCore {
   Clock::time_point last_recv_;
 
   std::optional<CloseReason> closed_;
+  std::optional<std::string> blocked_;  // connection.blocked's reason, until unblocked
+  std::uint64_t publishes_ = 0;
   bool lost_ = false;
   bool closed_by_app_ = false;
   bool close_ok_received_ = false;

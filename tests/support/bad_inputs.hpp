@@ -156,7 +156,7 @@ inline std::vector<BadInput> stranger_inputs() {
                  Setup::kNone,
                  {one({mp::head(0x10, 0, 0) + open.substr(mp::head(0x10, 0).size())}, k540)}});
   all.push_back(
-      {"UnknownOpcodeFirst", Setup::kNone, {one({mp::head(0x15, 0) + mp::array(0)}, k540)}});
+      {"UnknownOpcodeFirst", Setup::kNone, {one({mp::head(0x17, 0) + mp::array(0)}, k540)}});
   all.push_back({"WrongTypeInOpen",
                  Setup::kNone,
                  {one({mp::head(0x10, 0) + mp::array(4) + mp::str("0") + mp::uint(0) + mp::uint(0) +

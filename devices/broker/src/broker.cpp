@@ -88,6 +88,9 @@ BrokerStats BrokerCore::stats() const {
   s.queues = queue_count_.load(std::memory_order_relaxed);
   s.published = published_.load(std::memory_order_relaxed);
   s.delivered = delivered_.load(std::memory_order_relaxed);
+  s.message_bytes = message_bytes_stat_.load(std::memory_order_relaxed);
+  s.blocked = blocked_stat_.load(std::memory_order_relaxed);
+  s.refused = refused_.load(std::memory_order_relaxed);
   return s;
 }
 
@@ -132,6 +135,7 @@ void BrokerCore::loop() {
     }
     flush_confirms();  // commits this turn's journal records (group commit)
     if (!blocked_.empty()) flush_blocked();
+    check_memory();
     reap();
   }
 }
@@ -422,12 +426,24 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     if (!decoded) decoded = protocol::decode_properties(properties);
     return *decoded;
   };
-  if (!exchange) {  // the default exchange: the routing key names the queue
-    if (routing_key.starts_with(kReplyTo) && routing_key.size() > kReplyTo.size() &&
-        routing_key[kReplyTo.size()] == '.') {
-      outcome.routed = deliver_reply(routing_key, properties, body);
+  // Replies to a waiting RPC caller pass even at the memory limit: they are
+  // not queued, and refusing them would strand the caller.
+  bool reply = !exchange && routing_key.starts_with(kReplyTo) && routing_key.size() > kReplyTo.size() &&
+               routing_key[kReplyTo.size()] == '.';
+  if (reply) {
+    outcome.routed = deliver_reply(routing_key, properties, body);
+    return outcome;
+  }
+  if (options_.memory_limit) {
+    if (!memory_blocked_ && message_bytes_ >= options_.memory_limit) raise_memory_alarm();
+    if (memory_blocked_) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      ++refused_while_blocked_;
+      outcome.refused = true;
       return outcome;
     }
+  }
+  if (!exchange) {  // the default exchange: the routing key names the queue
     auto it = queues_.find(routing_key);
     if (it != queues_.end()) targets_.push_back(it->second.get());
   } else {
@@ -463,6 +479,7 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     }
   }
   message->body.move(body);
+  message->charge(&message_bytes_);
   for (Queue* q : targets_) {
     q->push(message);
     if (!q->consumers().empty()) dispatch(*q);
@@ -526,6 +543,33 @@ void BrokerCore::flush_confirms() {
     if (!pending.empty()) confirm_channels_[keep++] = entry;
   }
   confirm_channels_.resize(keep);
+}
+
+std::string BrokerCore::memory_blocked_reason() const {
+  return "memory limit reached: messages hold " + std::to_string(message_bytes_) + " bytes, limit " +
+         std::to_string(options_.memory_limit);
+}
+
+void BrokerCore::raise_memory_alarm() {
+  memory_blocked_ = true;
+  blocked_stat_.store(true, std::memory_order_relaxed);
+  refused_while_blocked_ = 0;
+  auto reason = memory_blocked_reason();
+  log_.write(LogLevel::kWarning, "publishers blocked", reason);
+  for (auto& [id, s] : sessions_)
+    if (s->opened && !s->closing && !s->dead) send(*s, 0, protocol::ConnectionBlocked{reason});
+}
+
+void BrokerCore::check_memory() {
+  message_bytes_stat_.store(message_bytes_, std::memory_order_relaxed);
+  if (!memory_blocked_ || message_bytes_ >= options_.memory_limit / 10 * 9) return;
+  memory_blocked_ = false;
+  blocked_stat_.store(false, std::memory_order_relaxed);
+  log_.write(LogLevel::kInfo, "publishers unblocked",
+             "messages hold " + std::to_string(message_bytes_) + " bytes; " +
+                 std::to_string(refused_while_blocked_) + " publishes refused meanwhile");
+  for (auto& [id, s] : sessions_)
+    if (s->opened && !s->closing && !s->dead) send(*s, 0, protocol::ConnectionUnblocked{});
 }
 
 void BrokerCore::delivered_from(Queue& q, const StoredMessage& m) {

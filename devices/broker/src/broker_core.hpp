@@ -105,6 +105,10 @@ class BrokerCore {
   void settled_from(Queue& q, const StoredMessage& m);
   // Durable definitions changed: rewrite the definitions file now.
   void definitions_changed();
+  // The memory limit (BrokerOptions::memory_limit): publishes are refused
+  // while blocked; connections are told connection.blocked / unblocked.
+  bool memory_blocked() const { return memory_blocked_; }
+  std::string memory_blocked_reason() const;
   void dispatch(Queue& q);
   // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
   void deliver(Consumer& c, QueueEntry entry);
@@ -138,6 +142,8 @@ class BrokerCore {
   void send_to_stranger(const std::string& identity, const protocol::Method& method);
   void drain_wakeup() noexcept;
   void flush_confirms();
+  void raise_memory_alarm();
+  void check_memory();
   void open_store();
   void save_definitions();
   void restore_definitions(const FieldTable& definitions);
@@ -155,6 +161,11 @@ class BrokerCore {
   std::atomic<bool> stop_requested_{false};
   std::thread thread_;
 
+  // Bytes held by messages (StoredMessage::charge); declared before the
+  // containers whose messages uncharge themselves from it when destroyed.
+  std::uint64_t message_bytes_ = 0;
+  bool memory_blocked_ = false;
+  std::uint64_t refused_while_blocked_ = 0;
   StringMap<std::unique_ptr<Session>> sessions_;
   StringMap<std::shared_ptr<Queue>> queues_;
   StringMap<std::unique_ptr<Exchange>> exchanges_;
@@ -186,6 +197,9 @@ class BrokerCore {
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> connection_count_{0};
   std::atomic<std::uint64_t> queue_count_{0};
+  std::atomic<std::uint64_t> refused_{0};
+  std::atomic<std::uint64_t> message_bytes_stat_{0};  // message_bytes_, for stats() from any thread
+  std::atomic<bool> blocked_stat_{false};
 };
 
 // The command table (commands.cpp): runs the handler for one decoded command.

@@ -96,6 +96,7 @@ void connection_open(Context& c) {
   ok.max_channels = c.session.max_channels;
   ok.server_properties = {{"product", "warren"}, {"version", kVersionString}};
   c.reply(ok);
+  if (c.broker.memory_blocked()) c.reply(ConnectionBlocked{c.broker.memory_blocked_reason()});
   c.broker.log().write(LogLevel::kInfo, "connection opened",
                        "peer=" + c.session.peer() + " heartbeat=" + std::to_string(heartbeat) + "ms");
 }
@@ -394,7 +395,7 @@ void basic_publish(Context& c) {
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
   if (c.ch().confirm) ++c.ch().publish_seq;
   auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body);
-  if (!outcome.routed && m.mandatory) {
+  if (!outcome.routed && !outcome.refused && m.mandatory) {
     // Unroutable and mandatory: back to the publisher (before its confirm).
     // The body is still ours.
     c.broker.send(c.session, c.command.channel,

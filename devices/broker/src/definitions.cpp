@@ -168,6 +168,7 @@ void BrokerCore::restore_messages(std::vector<store::RecoveredMessage> recovered
     m->properties = std::move(r.properties);
     m->body = zmq::message_t(r.body.data(), r.body.size());
     m->journal_id = r.id;
+    m->charge(&message_bytes_);
     r.body = std::string();  // one copy at a time
     for (const auto& [name, redelivered] : r.queues) {
       auto q = find_queue(name);

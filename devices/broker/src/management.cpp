@@ -66,7 +66,11 @@ FieldTable BrokerCore::management(std::string_view what) {
                               {"published", FieldValue(static_cast<long long>(published_.load()))},
                               {"delivered", FieldValue(static_cast<long long>(delivered_.load()))},
                               {"publish_rate", publish_rate_},
-                              {"deliver_rate", deliver_rate_}});
+                              {"deliver_rate", deliver_rate_},
+                              {"message_bytes", count(message_bytes_)},
+                              {"memory_limit", count(options_.memory_limit)},
+                              {"blocked", memory_blocked_},
+                              {"refused", FieldValue(static_cast<long long>(refused_.load()))}});
   } else if (what == "queues") {
     auto unacked = unacked_by_queue(sessions_);
     for (const auto& [name, q] : queues_) {

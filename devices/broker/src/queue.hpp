@@ -25,6 +25,23 @@ struct Consumer;
 // reached. The body is the publisher's frame; consumers get reference-counted
 // copies of it.
 struct StoredMessage {
+  StoredMessage() = default;
+  StoredMessage(const StoredMessage&) = delete;
+  StoredMessage& operator=(const StoredMessage&) = delete;
+  ~StoredMessage() {
+    if (account) *account -= charged;
+  }
+  // Counts this message's bytes in *account (the broker's total) until it
+  // is destroyed. Call once, when the message is complete.
+  void charge(std::uint64_t* total) {
+    static constexpr std::uint64_t kOverhead = 160;  // this struct, its shared_ptr block, a queue entry
+    charged = exchange.size() + routing_key.size() + properties.size() + body.size() + kOverhead;
+    account = total;
+    *account += charged;
+  }
+  std::uint64_t* account = nullptr;
+  std::uint64_t charged = 0;
+
   std::string exchange;
   std::string routing_key;
   std::string properties;  // raw msgpack map, forwarded verbatim

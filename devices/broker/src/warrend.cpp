@@ -80,6 +80,7 @@ struct Settings {
   std::string log_file;
   std::uint32_t heartbeat_ms = 0;
   std::uint32_t sync_interval_ms = 0;
+  std::string memory_limit = "40%";
   bool no_pubsub = false;
   std::string config;
 };
@@ -99,6 +100,9 @@ po::options_description settings_options(Settings& s) {
       ("sync-interval", po::value(&s.sync_interval_ms)->default_value(s.sync_interval_ms),
        "0: confirm persistent messages once fdatasynced (safe against power loss); N: once written, "
        "fdatasync every N ms (a power loss may lose the last N ms)")
+      ("memory-limit", po::value(&s.memory_limit)->default_value(s.memory_limit),
+       "bytes messages may hold before publishers are blocked: N, N with K/M/G, P% of physical "
+       "memory, or 0 for no limit")
       ("max-message-size", po::value(&s.broker.max_message_size)->default_value(s.broker.max_message_size),
        "largest message body accepted, bytes")
       ("max-channels", po::value(&s.broker.max_channels)->default_value(s.broker.max_channels),
@@ -113,6 +117,37 @@ po::options_description settings_options(Settings& s) {
       ("no-pubsub", po::bool_switch(&s.no_pubsub), "do not run the pub/sub forwarder");
   // clang-format on
   return d;
+}
+
+// "0", "N" bytes, "N" with a K/M/G suffix (powers of 1024), or "P%" of the
+// machine's physical memory.
+std::uint64_t parse_memory_limit(const std::string& text) {
+  auto invalid = [&] {
+    return po::validation_error(po::validation_error::invalid_option_value, "memory-limit", text);
+  };
+  std::size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw invalid();
+  }
+  std::string unit = text.substr(used);
+  if (value < 0 || (unit.size() > 1)) throw invalid();
+  double scale = 1;
+  if (unit == "%") {
+    if (value > 100) throw invalid();
+    scale = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / 100;
+  } else if (unit == "K" || unit == "k") {
+    scale = 1024.0;
+  } else if (unit == "M" || unit == "m") {
+    scale = 1024.0 * 1024;
+  } else if (unit == "G" || unit == "g") {
+    scale = 1024.0 * 1024 * 1024;
+  } else if (!unit.empty()) {
+    throw invalid();
+  }
+  return static_cast<std::uint64_t>(value * scale);
 }
 
 // /var/lib/warren for root (as a service runs it), else the user's own
@@ -131,6 +166,7 @@ void print_config(const Settings& s) {
             << "heartbeat = " << s.heartbeat_ms << "\n"
             << "data-dir = " << s.broker.data_dir << "\n"
             << "sync-interval = " << s.sync_interval_ms << "\n"
+            << "memory-limit = " << s.memory_limit << "\n"
             << "max-message-size = " << s.broker.max_message_size << "\n"
             << "max-channels = " << s.broker.max_channels << "\n"
             << "log-level = " << s.level << "\n"
@@ -168,6 +204,7 @@ int main(int argc, char** argv) {
     }
     po::notify(vm);
     s.broker.log_level = parse_level(s.level);
+    s.broker.memory_limit = parse_memory_limit(s.memory_limit);
   } catch (const po::error& e) {
     std::cerr << "warrend: " << e.what() << "\n" << all << "\n";
     return 2;
@@ -217,6 +254,9 @@ int main(int argc, char** argv) {
               << (s.broker.data_dir.empty() ? std::string()
                   : s.sync_interval_ms ? ", fsync every " + std::to_string(s.sync_interval_ms) + " ms"
                                        : std::string(", fsync before confirm"))
+              << std::endl;
+    std::cout << "memory limit "
+              << (s.broker.memory_limit ? std::to_string(s.broker.memory_limit) + " bytes of messages" : "none")
               << std::endl;
     if (forwarder) {
       std::cout << "pubsub frontend " << forwarder->frontend_endpoint()

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "warren/channel.hpp"
@@ -96,6 +97,12 @@ class Connection {
 
   // How many times automatic recovery has reconnected.
   std::uint64_t recovery_count() const;
+
+  // The broker has blocked publishers (connection.blocked: its memory limit
+  // is reached). Meanwhile basic_publish waits, reading and heartbeating,
+  // until the broker unblocks, and throws TimeoutError after rpc_timeout.
+  // Returns the broker's reason, or nullopt when not blocked.
+  std::optional<std::string> blocked() const;
 
   // Values negotiated with the broker.
   std::chrono::milliseconds heartbeat() const;

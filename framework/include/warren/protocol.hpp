@@ -22,6 +22,8 @@ enum class Opcode : std::uint8_t {
   kConnectionClose = 0x12,
   kConnectionCloseOk = 0x13,
   kHeartbeat = 0x14,
+  kConnectionBlocked = 0x15,
+  kConnectionUnblocked = 0x16,
   kChannelOpen = 0x20,
   kChannelOpenOk = 0x21,
   kChannelClose = 0x22,
@@ -114,6 +116,17 @@ struct ConnectionCloseOk {
 };
 struct Heartbeat {
   WARREN_METHOD(Heartbeat, kHeartbeat, "heartbeat", kBoth, false)
+  template <class S, class F> static void fields(S&, F&&) {}
+};
+// The broker refuses publishes for now (its memory limit is reached) and
+// asks publishers to wait; unblocked says they may go on.
+struct ConnectionBlocked {
+  WARREN_METHOD(ConnectionBlocked, kConnectionBlocked, "connection.blocked", kToClient, false)
+  std::string reason;
+  template <class S, class F> static void fields(S& s, F&& f) { f("reason", s.reason); }
+};
+struct ConnectionUnblocked {
+  WARREN_METHOD(ConnectionUnblocked, kConnectionUnblocked, "connection.unblocked", kToClient, false)
   template <class S, class F> static void fields(S&, F&&) {}
 };
 struct ChannelOpen {
@@ -387,6 +400,7 @@ struct BasicRecoverOk {
 
 using Method = std::variant<
     ConnectionOpen, ConnectionOpenOk, ConnectionClose, ConnectionCloseOk, Heartbeat,
+    ConnectionBlocked, ConnectionUnblocked,
     ChannelOpen, ChannelOpenOk, ChannelClose, ChannelCloseOk, ConfirmSelect, ConfirmSelectOk,
     QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk, QueuePurge, QueuePurgeOk,
     QueueBind, QueueBindOk, QueueUnbind, QueueUnbindOk, ExchangeDeclare, ExchangeDeclareOk,

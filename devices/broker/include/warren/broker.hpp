@@ -41,6 +41,12 @@ struct BrokerOptions {
   // survives the broker process crashing) and fdatasync runs every N ms, so
   // a power loss can lose the last N ms of confirmed messages.
   std::chrono::milliseconds sync_interval{0};
+  // Bytes of messages the broker may hold (bodies, properties, keys and a
+  // fixed per-message overhead, counted once however many queues share a
+  // message). At the limit publishes are refused (basic.nack in confirm
+  // mode) and every connection is told connection.blocked; consumers keep
+  // draining, and below 90 % connection.unblocked follows. 0: no limit.
+  std::uint64_t memory_limit = 0;
   LogLevel log_level = LogLevel::kInfo;
   // Receives each formatted log line (no newline). Default: stderr.
   std::function<void(std::string_view)> log_sink{};
@@ -53,6 +59,9 @@ struct BrokerStats {
   std::uint64_t queues = 0;
   std::uint64_t published = 0;  // since start
   std::uint64_t delivered = 0;  // since start (deliver + get_ok)
+  std::uint64_t message_bytes = 0;  // held by messages now (see memory_limit)
+  bool blocked = false;             // memory limit reached: publishes refused
+  std::uint64_t refused = 0;        // publishes refused since start
 };
 
 namespace detail {
