@@ -128,8 +128,8 @@ int run(const Flags& f) {
   static const std::map<std::string, List> kLists = {
       {"list_queues",
        {"queues",
-        {"name", "messages_ready", "messages_unacked", "consumers", "durable", "exclusive", "auto_delete",
-         "arguments"}}},
+        {"name", "messages_ready", "messages_unacked", "consumers", "publish_rate", "deliver_rate", "durable",
+         "exclusive", "auto_delete", "arguments"}}},
       {"list_exchanges", {"exchanges", {"name", "type", "durable", "auto_delete", "internal", "arguments"}}},
       {"list_bindings", {"bindings", {"source", "destination", "destination_kind", "routing_key", "arguments"}}},
       {"list_connections", {"connections", {"peer", "channels", "heartbeat_ms", "connected_ms"}}},

@@ -147,6 +147,12 @@ void BrokerCore::sample_rates(Clock::time_point now) {
   auto delivered = delivered_.load(std::memory_order_relaxed);
   publish_rate_ = static_cast<double>(published - rates_published_) / elapsed;
   deliver_rate_ = static_cast<double>(delivered - rates_delivered_) / elapsed;
+  for (auto& [name, q] : queues_) {
+    q->publish_rate = static_cast<double>(q->published - q->sampled_published) / elapsed;
+    q->deliver_rate = static_cast<double>(q->delivered - q->sampled_delivered) / elapsed;
+    q->sampled_published = q->published;
+    q->sampled_delivered = q->delivered;
+  }
   rates_published_ = published;
   rates_delivered_ = delivered;
   rates_at_ = now;
@@ -481,6 +487,7 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
   message->body.move(body);
   message->charge(&message_bytes_);
   for (Queue* q : targets_) {
+    ++q->published;
     q->push(message);
     if (!q->consumers().empty()) dispatch(*q);
   }
@@ -631,6 +638,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   }
   send(*c.session, ch.number, d, m.properties, &m.body);
   delivered_.fetch_add(1, std::memory_order_relaxed);
+  ++c.queue->delivered;
 }
 
 void BrokerCore::cancel_consumer(Consumer& c) {

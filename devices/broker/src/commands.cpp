@@ -430,6 +430,7 @@ void basic_get(Context& c) {
   }
   c.broker.send(c.session, c.command.channel, ok, message->properties, &message->body);
   c.broker.count_delivered();
+  ++q->delivered;
 }
 
 // Takes the deliveries that `tag` (and with `multiple`, every earlier tag)

@@ -82,7 +82,9 @@ FieldTable BrokerCore::management(std::string_view what) {
                                 {"arguments", f.arguments},
                                 {"messages_ready", count(q->ready_count())},
                                 {"messages_unacked", count(unacked[q.get()])},
-                                {"consumers", count(q->consumers().size())}});
+                                {"consumers", count(q->consumers().size())},
+                                {"publish_rate", q->publish_rate},
+                                {"deliver_rate", q->deliver_rate}});
     }
   } else if (what == "exchanges") {
     rows.push_back(FieldTable{{"name", ""}, {"type", "direct"}, {"durable", true}, {"auto_delete", false},

@@ -101,6 +101,12 @@ class Queue {
   // The consumer to try first in round-robin order; advance after delivering.
   std::size_t& cursor() { return cursor_; }
 
+  // Messages in and out since the queue was declared, and the rates the
+  // broker samples from them about once a second (msg/s).
+  std::uint64_t published = 0, delivered = 0;
+  std::uint64_t sampled_published = 0, sampled_delivered = 0;
+  double publish_rate = 0, deliver_rate = 0;
+
   // Exchanges with bindings to this queue, and how many bindings each.
   std::unordered_map<Exchange*, std::size_t> sources;
   // The publish that last reached this queue: one copy per publish, however
