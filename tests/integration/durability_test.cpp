@@ -281,6 +281,67 @@ TEST_F(DurabilityTest, AnUnreadableDefinitionsFileIsAClearStartupError) {
   }
 }
 
+// Paging: with a memory limit far below the backlog, persistent messages of
+// a durable queue leave memory once on disk and come back on delivery, so
+// the backlog is taken (no nack) and drains intact, before and after a
+// restart.
+TEST_F(DurabilityTest, ABacklogLargerThanTheMemoryLimitIsPagedAndDrains) {
+  constexpr std::uint64_t kLimit = 2 << 20;
+  // 4 KiB each: 8x the limit in bodies; what stays in memory per message
+  // (about 170 bytes) fits.
+  constexpr int kMessages = 4000;
+  auto body = [](int i) { return std::to_string(i) + std::string(4096 - std::to_string(i).size(), '.'); };
+  broker_.reset();
+  auto limited = [&](std::string where) {
+    auto o = with_store(quiet_broker(std::move(where)));
+    o.memory_limit = kLimit;
+    return o;
+  };
+  start_broker(limited("tcp://127.0.0.1:*"));
+  auto overview = [](Channel& ch, const char* column) { return ch.management_query("overview").at(0).at(column).as<std::int64_t>(); };
+  {
+    auto conn = connect();
+    auto ch = conn.channel();
+    ch.queue_declare("backlog", {.durable = true});
+    ch.confirm_select();
+    for (int i = 0; i < kMessages; ++i) {
+      ch.wait_for_confirm_window(200, 10s);
+      ch.basic_publish("", "backlog", body(i), persistent());
+    }
+    ASSERT_TRUE(ch.wait_for_confirms(10s)) << "nacked: the broker refused instead of paging";
+    EXPECT_GT(overview(ch, "paged_out"), kMessages / 2);
+    EXPECT_LT(overview(ch, "message_bytes"), static_cast<std::int64_t>(kLimit));
+    for (int i = 0; i < 1000; ++i) {  // the first quarter, read back from the journal
+      auto m = ch.basic_get("backlog");
+      ASSERT_TRUE(m);
+      ASSERT_EQ(m->body, body(i));
+      ch.basic_ack(m->delivery_tag);
+    }
+    where_ = endpoint();
+  }
+  broker_.reset();
+  ASSERT_TRUE(wait_until([&] {
+    try {
+      start_broker(limited(where_));
+      return true;
+    } catch (const std::runtime_error&) {
+      return false;
+    }
+  }));
+  auto conn = connect();
+  auto ch = conn.channel();
+  EXPECT_LT(overview(ch, "message_bytes"), static_cast<std::int64_t>(kLimit));  // recovery paged too
+  std::uint64_t next = 1000;
+  ch.basic_qos(100);
+  ch.basic_consume("backlog", [&](const Message& m) {
+    EXPECT_EQ(m.body, body(static_cast<int>(next))) << next;
+    ++next;
+    ch.basic_ack(m.delivery_tag);
+  });
+  ASSERT_TRUE(pump_until(conn, [&] { return next == kMessages; }, 30s)) << next;
+  EXPECT_GT(overview(ch, "paged_in"), 0);
+}
+
 TEST_F(DurabilityTest, WithoutADataDirectoryDurableMeansThisProcessOnly) {
   broker_.reset();
   start_broker(quiet_broker());

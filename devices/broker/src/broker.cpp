@@ -480,12 +480,15 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     if (!journal_queues_.empty() && props().delivery_mode == 2) {
       message->journal_id = journal_->publish(message->exchange, routing_key, properties, body.to_string_view(),
                                               journal_queues_);
+      message->pageable = journal_queues_.size() == targets_.size();
       journal_dirty_ = true;
       outcome.journaled = true;
     }
   }
+  message->body_size = body.size();
   message->body.move(body);
   message->charge(&message_bytes_);
+  if (message->pageable && paging_) page_candidates_.push_back(message);
   for (Queue* q : targets_) {
     ++q->published;
     q->push(message);
@@ -567,9 +570,47 @@ void BrokerCore::raise_memory_alarm() {
     if (s->opened && !s->closing && !s->dead) send(*s, 0, protocol::ConnectionBlocked{reason});
 }
 
+// Paging: once messages hold more than half the memory limit, paging is on
+// until they hold 40 % or less. While on, persistent messages of durable
+// queues are candidates (those already held when it starts, then each one
+// published); once its journal record is written a candidate's body leaves
+// memory, oldest first; take_ready() reads it back. A queue of candidates in
+// journal order makes each step O(1).
+void BrokerCore::page_out() {
+  if (!journal_ || !options_.memory_limit) return;
+  const std::uint64_t low = options_.memory_limit / 5 * 2;
+  if (message_bytes_ <= low) {
+    page_candidates_.clear();
+    paging_ = false;
+    return;
+  }
+  if (!paging_ && message_bytes_ > options_.memory_limit / 2) {
+    paging_ = true;
+    std::deque<std::weak_ptr<StoredMessage>> held;
+    for (auto& [name, q] : queues_)
+      if (q->kept_on_disk())
+        for (const auto& e : q->ready())
+          if (e.message->pageable && !e.message->paged) held.push_back(e.message);
+    for (auto& c : page_candidates_) held.push_back(std::move(c));
+    page_candidates_ = std::move(held);
+  }
+  while (!page_candidates_.empty() && message_bytes_ > low) {
+    auto m = page_candidates_.front().lock();
+    if (m && !m->paged) {
+      if (!journal_->readable(m->journal_id)) break;  // later ones are not written either
+      m->body = zmq::message_t();
+      m->paged = true;
+      m->recharge();
+      ++paged_out_;
+    }
+    page_candidates_.pop_front();
+  }
+}
+
 void BrokerCore::check_memory() {
+  page_out();
   message_bytes_stat_.store(message_bytes_, std::memory_order_relaxed);
-  if (!memory_blocked_ || message_bytes_ >= options_.memory_limit / 10 * 9) return;
+  if (!memory_blocked_ || message_bytes_ >= options_.memory_limit - options_.memory_limit / 10) return;
   memory_blocked_ = false;
   blocked_stat_.store(false, std::memory_order_relaxed);
   log_.write(LogLevel::kInfo, "publishers unblocked",
@@ -612,8 +653,31 @@ void BrokerCore::dispatch(Queue& q) {
       }
     }
     if (!chosen) return;
-    deliver(*chosen, q.pop());
+    auto entry = take_ready(q);
+    if (!entry) return;
+    deliver(*chosen, std::move(*entry));
   }
+}
+
+std::optional<QueueEntry> BrokerCore::take_ready(Queue& q) {
+  while (!q.empty()) {
+    QueueEntry e = q.pop();
+    StoredMessage& m = *e.message;
+    if (!m.paged) return e;
+    auto body = journal_ ? journal_->read_body(m.journal_id) : std::nullopt;
+    if (body) {
+      m.body = zmq::message_t(body->data(), body->size());
+      m.paged = false;
+      m.recharge();
+      ++paged_in_;
+      return e;
+    }
+    log_.write(LogLevel::kError, "message lost",
+               "queue " + q.name() + ": the body of journal message " + std::to_string(m.journal_id) +
+                   " cannot be read back");
+    settled_from(q, m);
+  }
+  return std::nullopt;
 }
 
 std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,

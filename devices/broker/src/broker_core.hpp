@@ -110,6 +110,10 @@ class BrokerCore {
   bool memory_blocked() const { return memory_blocked_; }
   std::string memory_blocked_reason() const;
   void dispatch(Queue& q);
+  // Pops the queue's head, reading its body back from the journal if it was
+  // paged out; a body that cannot be read is logged and its message dropped.
+  // nullopt when the queue has run out.
+  std::optional<QueueEntry> take_ready(Queue& q);
   // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
   void deliver(Consumer& c, QueueEntry entry);
   std::uint64_t record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,
@@ -144,6 +148,7 @@ class BrokerCore {
   void flush_confirms();
   void raise_memory_alarm();
   void check_memory();
+  void page_out();
   void open_store();
   void save_definitions();
   void restore_definitions(const FieldTable& definitions);
@@ -166,6 +171,9 @@ class BrokerCore {
   std::uint64_t message_bytes_ = 0;
   bool memory_blocked_ = false;
   std::uint64_t refused_while_blocked_ = 0;
+  std::deque<std::weak_ptr<StoredMessage>> page_candidates_;  // journal order
+  bool paging_ = false;  // on above half the memory limit, off at 40 %
+  std::uint64_t paged_out_ = 0, paged_in_ = 0;  // since start
   StringMap<std::unique_ptr<Session>> sessions_;
   StringMap<std::shared_ptr<Queue>> queues_;
   StringMap<std::unique_ptr<Exchange>> exchanges_;

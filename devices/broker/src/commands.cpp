@@ -414,11 +414,12 @@ void basic_get(Context& c) {
   auto& m = c.method<BasicGet>();
   check_name("queue", m.queue);
   auto q = usable_queue(c, m.queue);
-  if (q->empty()) {
+  auto taken = c.broker.take_ready(*q);
+  if (!taken) {
     c.reply(BasicGetEmpty{});
     return;
   }
-  QueueEntry entry = q->pop();
+  QueueEntry entry = std::move(*taken);
   auto message = entry.message;
   BasicGetOk ok{0, entry.redelivered, message->exchange, message->routing_key, narrow(q->ready_count())};
   if (m.no_ack) {

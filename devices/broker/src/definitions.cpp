@@ -55,6 +55,9 @@ void BrokerCore::open_store() {
     store::JournalOptions options;
     options.dir = lock_->dir();
     options.sync_interval = options_.sync_interval;
+    // With a memory limit, a journal bigger than memory is not loaded whole:
+    // bodies past the paging threshold stay on disk until delivered.
+    if (options_.memory_limit) options.recovery_body_budget = options_.memory_limit / 2;
     options.log = [this](std::string_view line) {
       // Routine reports are info; anything else (dropped records, failed
       // compactions, I/O errors) deserves an operator's attention.
@@ -167,6 +170,9 @@ void BrokerCore::restore_messages(std::vector<store::RecoveredMessage> recovered
     m->routing_key = std::move(r.routing_key);
     m->properties = std::move(r.properties);
     m->body = zmq::message_t(r.body.data(), r.body.size());
+    m->body_size = r.body_size;
+    m->paged = r.paged;
+    m->pageable = true;  // owed to durable queues only
     m->journal_id = r.id;
     m->charge(&message_bytes_);
     r.body = std::string();  // one copy at a time

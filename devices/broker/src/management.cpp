@@ -70,7 +70,9 @@ FieldTable BrokerCore::management(std::string_view what) {
                               {"message_bytes", count(message_bytes_)},
                               {"memory_limit", count(options_.memory_limit)},
                               {"blocked", memory_blocked_},
-                              {"refused", FieldValue(static_cast<long long>(refused_.load()))}});
+                              {"refused", FieldValue(static_cast<long long>(refused_.load()))},
+                              {"paged_out", FieldValue(static_cast<long long>(paged_out_))},
+                              {"paged_in", FieldValue(static_cast<long long>(paged_in_))}});
   } else if (what == "queues") {
     auto unacked = unacked_by_queue(sessions_);
     for (const auto& [name, q] : queues_) {

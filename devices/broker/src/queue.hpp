@@ -32,11 +32,16 @@ struct StoredMessage {
     if (account) *account -= charged;
   }
   // Counts this message's bytes in *account (the broker's total) until it
-  // is destroyed. Call once, when the message is complete.
+  // is destroyed. Call once, when the message is complete; recharge() after
+  // its body is paged out or in.
   void charge(std::uint64_t* total) {
-    static constexpr std::uint64_t kOverhead = 160;  // this struct, its shared_ptr block, a queue entry
-    charged = exchange.size() + routing_key.size() + properties.size() + body.size() + kOverhead;
     account = total;
+    recharge();
+  }
+  void recharge() {
+    static constexpr std::uint64_t kOverhead = 160;  // this struct, its shared_ptr block, a queue entry
+    *account -= charged;
+    charged = exchange.size() + routing_key.size() + properties.size() + body.size() + kOverhead;
     *account += charged;
   }
   std::uint64_t* account = nullptr;
@@ -45,8 +50,14 @@ struct StoredMessage {
   std::string exchange;
   std::string routing_key;
   std::string properties;  // raw msgpack map, forwarded verbatim
-  zmq::message_t body;
+  zmq::message_t body;            // empty while paged
+  std::uint64_t body_size = 0;    // the body's size, paged or not
   std::uint64_t journal_id = 0;  // 0: not in the journal (transient, or no durable queue)
+  // Paging: the body was dropped from memory; the journal has it (journal_id).
+  // Only for messages every queue of which is kept on disk (pageable): the
+  // journal keeps a record only while a durable queue still owes it.
+  bool paged = false;
+  bool pageable = false;
 };
 
 struct QueueEntry {

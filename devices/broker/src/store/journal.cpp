@@ -1,5 +1,8 @@
 #include "journal.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 
@@ -37,15 +40,16 @@ Journal::~Journal() {
 void Journal::log(std::string_view line) const { options_.log(line); }
 
 void Journal::recover(std::vector<RecoveredMessage>& recovered) {
-  Replay replay = replay_journal(dir_, options_.log);
+  Replay replay = replay_journal(dir_, options_.log, options_.recovery_body_budget);
   next_id_ = replay.next_id;
+  readable_through_ = next_id_ - 1;  // replay fdatasynced every segment it read
   for (auto [segment, size] : replay.sizes) index_.segments()[segment].bytes = size;
   QueueStates queues;
   recovered.reserve(recovered.size() + replay.live.size());
   for (ReplayedMessage& m : replay.live) {
     queues.clear();
     for (const auto& [name, redelivered] : m.message.queues) queues.push_back({name, redelivered});
-    index_.add(m.message.id, m.segment, m.bytes, {queues.data(), queues.size()});
+    index_.add(m.message.id, m.segment, m.offset, m.bytes, {queues.data(), queues.size()});
     recovered.push_back(std::move(m.message));
   }
   if (!replay.live.empty() || replay.last_segment > 0)
@@ -101,11 +105,12 @@ std::uint64_t Journal::publish(std::string_view exchange, std::string_view routi
       states.push_back({q, false});
   if (states.empty()) return next_id_++;
   std::string& out = append_buffer();
+  std::uint64_t offset = index_.segments()[active_].bytes;  // the file's size once written
   std::uint64_t id = next_id_++;
   std::size_t size = append_publish(out, id, {states.data(), states.size()}, exchange, routing_key,
                                     properties, body);
   appended(size);
-  index_.add(id, active_, static_cast<std::uint32_t>(size), {states.data(), states.size()});
+  index_.add(id, active_, offset, static_cast<std::uint32_t>(size), {states.data(), states.size()});
   return id;
 }
 
@@ -138,6 +143,7 @@ bool Journal::submit() {
     batch.ticket = ++ticket_;
     batch.chunks = std::move(pending_);
     pending_.clear();
+    unwritten_.emplace_back(batch.ticket, next_id_ - 1);
   } else {
     batch.ticket = ticket_;
   }
@@ -184,7 +190,7 @@ void Journal::apply_reclaim_results() {
   if (!reclaimer_ || !reclaimer_->take_results(&results)) return;
   for (const CompactionResult& r : results) {
     if (r.ok)
-      index_.apply_compaction(r.through, r.file_bytes, r.sizes);
+      index_.apply_compaction(r.through, r.file_bytes, r.kept);
     else
       compaction_off_ = true;
     compacting_ = false;
@@ -201,6 +207,49 @@ void Journal::quiesce() {
     if (!submitted && !compacting_) break;
   }
   apply_reclaim_results();
+}
+
+bool Journal::readable(std::uint64_t id) {
+  std::uint64_t done = durable();
+  while (!unwritten_.empty() && unwritten_.front().first <= done) {
+    readable_through_ = unwritten_.front().second;
+    unwritten_.pop_front();
+  }
+  return id <= readable_through_;
+}
+
+int Journal::reader_fd(std::uint64_t segment) {
+  // Segments removed or replaced since: let their files go.
+  for (auto it = readers_.begin(); it != readers_.end();)
+    it = index_.segments().contains(it->first) ? std::next(it) : readers_.erase(it);
+  auto it = readers_.find(segment);
+  if (it == readers_.end()) {
+    UniqueFd fd(::open(segment_path(dir_, segment).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return -1;
+    it = readers_.emplace(segment, std::move(fd)).first;
+  }
+  return it->second.get();
+}
+
+std::optional<std::string> Journal::read_body(std::uint64_t id) {
+  // A compaction may move the record: the second attempt takes its result
+  // and reopens the file.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (attempt > 0) apply_reclaim_results();
+    auto at = index_.locate(id);
+    if (!at || !readable(id)) return std::nullopt;
+    int fd = reader_fd(at->segment);
+    if (fd < 0) continue;
+    std::string bytes(at->bytes, '\0');
+    auto n = ::pread(fd, bytes.data(), bytes.size(), static_cast<off_t>(at->offset));
+    Record r;
+    RecordReader reader(bytes, 0);
+    if (n == static_cast<ssize_t>(bytes.size()) && reader.next(&r) && r.type == RecordType::kPublish && r.id == id)
+      return std::string(r.body);
+    readers_.erase(at->segment);  // a file replaced under a cached fd, or a stale index
+  }
+  log("journal: cannot read back message " + std::to_string(id));
+  return std::nullopt;
 }
 
 std::uint64_t Journal::durable() const { return writer_->durable(); }

@@ -33,6 +33,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -43,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "files.hpp"
 #include "journal_index.hpp"
 
 namespace warren::detail::store {
@@ -65,14 +69,20 @@ struct JournalOptions {
   double compact_below = 0.5;
   // Recovery reports, compactions and errors, one line per call.
   std::function<void(std::string_view)> log{};
+  // Recovery loads message bodies into memory up to this many bytes (the
+  // oldest first, as replay meets them); the rest come back `paged`, to be
+  // read with read_body() when needed.
+  std::uint64_t recovery_body_budget = UINT64_MAX;
 };
 
 // A message still owed to at least one queue.
 struct RecoveredMessage {
   std::uint64_t id = 0;
   std::string exchange, routing_key, properties;  // properties: opaque bytes
-  std::string body;
+  std::string body;                                   // empty when paged
   std::vector<std::pair<std::string, bool>> queues;  // queue name, redelivered
+  bool paged = false;  // body not loaded (recovery_body_budget): read_body(id) has it
+  std::uint64_t body_size = 0;  // loaded or not
 };
 
 class Journal {
@@ -101,6 +111,15 @@ class Journal {
   void ack(std::uint64_t id, std::string_view queue);
   // The queue was deleted: none of its messages are owed to it any more.
   void drop_queue(std::string_view queue);
+
+  // Paging: the body of live message `id` read back from its segment, or
+  // nullopt if the message is not live, its record is not yet written
+  // (readable() is false), or the read fails. A blocking pread (usually
+  // from the page cache) on the caller's thread.
+  std::optional<std::string> read_body(std::uint64_t id);
+  // Whether message `id`'s record has been written to its segment file, so
+  // that read_body can find it: the broker may then drop the body from memory.
+  bool readable(std::uint64_t id);
 
   // Hands everything appended so far to the sync thread and returns at once.
   // Once durable() >= the returned ticket, every record appended before the
@@ -138,6 +157,7 @@ class Journal {
   std::optional<ReclaimJob> plan_reclaim();
   void apply_reclaim_results();
   void log(std::string_view line) const;
+  int reader_fd(std::uint64_t segment);  // cached read-only fds of segments, -1 if it cannot open
 
   JournalOptions options_;
   std::filesystem::path dir_;  // options_.dir / "journal"
@@ -146,6 +166,11 @@ class Journal {
   std::uint64_t active_ = 0;  // the segment records are appended to
   std::vector<Chunk> pending_;
   std::uint64_t ticket_ = 0;
+  // Paging: commits not yet written (ticket, last id in them), and the id
+  // through which every PUBLISH is in a file; read-only fds by segment.
+  std::deque<std::pair<std::uint64_t, std::uint64_t>> unwritten_;
+  std::uint64_t readable_through_ = 0;
+  std::map<std::uint64_t, UniqueFd> readers_;
   std::uint64_t records_ = 0;
   bool reclaim_check_ = true;             // something changed since plan_reclaim() last looked
   bool compacting_ = false;               // a compaction is in flight

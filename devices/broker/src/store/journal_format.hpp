@@ -92,6 +92,8 @@ class RecordReader {
  public:
   // `file`: a segment file's bytes, header included (the reader starts after it).
   explicit RecordReader(std::string_view file) : file_(file), offset_(kSegmentHeaderSize) {}
+  // `bytes` holding records from `start` on (e.g. one record read on its own, start 0).
+  RecordReader(std::string_view bytes, std::size_t start) : file_(bytes), offset_(start) {}
 
   // Decodes the next record into *record; false at the end or at corruption.
   bool next(Record* record);

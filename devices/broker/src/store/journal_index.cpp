@@ -52,10 +52,16 @@ void LiveIndex::release(std::uint32_t queue) {
   free_.push_back(queue);
 }
 
-void LiveIndex::add(std::uint64_t id, std::uint64_t segment, std::uint32_t record_bytes,
+std::optional<RecordLocation> LiveIndex::locate(std::uint64_t id) {
+  Entry* e = find(id);
+  if (!e) return std::nullopt;
+  return RecordLocation{e->segment, e->offset, e->bytes};
+}
+
+void LiveIndex::add(std::uint64_t id, std::uint64_t segment, std::uint64_t offset, std::uint32_t record_bytes,
                     std::span<const QueueState> queues) {
   // Built in place: entries are never moved but by vacuum().
-  Entry& e = entries_.emplace_back(Entry{id, segment, record_bytes, {}});
+  Entry& e = entries_.emplace_back(Entry{id, segment, offset, record_bytes, {}});
   for (const QueueState& q : queues) {
     std::uint32_t ref = intern(q.queue);
     bool seen = std::any_of(e.queues.begin(), e.queues.end(),
@@ -149,14 +155,17 @@ LiveSnapshot LiveIndex::snapshot(std::uint64_t through) const {
 }
 
 void LiveIndex::apply_compaction(std::uint64_t through, std::uint64_t file_bytes,
-                                 std::span<const std::pair<std::uint64_t, std::uint32_t>> sizes) {
+                                 std::span<const KeptRecord> kept) {
   SegmentUsage usage{file_bytes, 0, 0};
-  auto s = sizes.begin();
+  auto s = kept.begin();
   for (Entry& e : entries_) {
     if (e.segment > through) break;
     if (e.queues.empty()) continue;
-    while (s != sizes.end() && s->first < e.id) ++s;
-    if (s != sizes.end() && s->first == e.id) e.bytes = s->second;
+    while (s != kept.end() && s->id < e.id) ++s;
+    if (s != kept.end() && s->id == e.id) {
+      e.bytes = s->bytes;
+      e.offset = s->offset;
+    }
     e.segment = through;
     usage.live_bytes += e.bytes;
     ++usage.live_messages;

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -37,6 +38,21 @@ struct LiveSnapshot {
   std::vector<std::string> names;                             // QueueRef::queue -> name
 };
 
+// Where a live message's PUBLISH record is: segment file, byte offset, size.
+struct RecordLocation {
+  std::uint64_t segment = 0;
+  std::uint64_t offset = 0;
+  std::uint32_t bytes = 0;
+};
+
+// A record a compaction wrote: the message, where and how big.
+struct KeptRecord {
+  std::uint64_t id = 0;
+  std::uint64_t offset = 0;
+  std::uint32_t bytes = 0;
+  bool operator<(const KeptRecord& other) const { return id < other.id; }
+};
+
 struct SegmentUsage {
   std::uint64_t bytes = 0;       // file size, header included
   std::uint64_t live_bytes = 0;  // PUBLISH records of live messages
@@ -47,8 +63,10 @@ class LiveIndex {
  public:
   // Adds a message. REQUIRES: id greater than every id added before;
   // queues non-empty and distinct.
-  void add(std::uint64_t id, std::uint64_t segment, std::uint32_t record_bytes,
+  void add(std::uint64_t id, std::uint64_t segment, std::uint64_t offset, std::uint32_t record_bytes,
            std::span<const QueueState> queues);
+  // Where the PUBLISH record of live message `id` is; nullopt if not live.
+  std::optional<RecordLocation> locate(std::uint64_t id);
   // Marks the message redelivered for `queue`; true if that changed anything.
   bool mark_delivered(std::uint64_t id, std::string_view queue);
   // Removes `queue` from the message; true if the message was owed to it.
@@ -66,14 +84,14 @@ class LiveIndex {
   // The live messages of segments <= through.
   LiveSnapshot snapshot(std::uint64_t through) const;
   // A compaction rewrote segments <= through into segment `through` of
-  // `file_bytes`; `sizes` (by id) gives each kept message's new record size.
-  void apply_compaction(std::uint64_t through, std::uint64_t file_bytes,
-                        std::span<const std::pair<std::uint64_t, std::uint32_t>> sizes);
+  // `file_bytes`; `kept` (by id) gives each kept message's new record.
+  void apply_compaction(std::uint64_t through, std::uint64_t file_bytes, std::span<const KeptRecord> kept);
 
  private:
   struct Entry {
     std::uint64_t id;
     std::uint64_t segment;
+    std::uint64_t offset;
     std::uint32_t bytes;
     QueueRefs queues;  // empty: settled (a tombstone until vacuumed)
   };

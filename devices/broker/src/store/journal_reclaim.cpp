@@ -24,7 +24,7 @@ std::string range_text(const CompactionPlan& plan) {
 }
 
 // Writes the compacted records to `fd` (after the header's room), returning
-// the number of snapshot messages found; fills result->sizes.
+// the number of snapshot messages found; fills result->kept.
 std::size_t copy_live_records(int fd, const fs::path& tmp, const fs::path& dir,
                               const CompactionPlan& plan, const std::atomic<bool>& stop,
                               std::uint64_t* next_id, std::uint64_t* bytes_in,
@@ -59,7 +59,7 @@ std::size_t copy_live_records(int fd, const fs::path& tmp, const fs::path& dir,
         queues.push_back({plan.live.names[q.queue], q.redelivered});
       std::size_t size = append_publish(out, r.id, {queues.data(), queues.size()}, r.exchange,
                                         r.routing_key, r.properties, r.body);
-      result->sizes.emplace_back(r.id, static_cast<std::uint32_t>(size));
+      result->kept.push_back(KeptRecord{r.id, result->file_bytes, static_cast<std::uint32_t>(size)});
       result->file_bytes += size;
       *next_id = std::max(*next_id, r.id + 1);
       if (out.size() >= kWriteBuffer) {
@@ -92,7 +92,7 @@ CompactionResult compact_into(int fd, const fs::path& tmp, const fs::path& dir,
   if (::pwrite(fd, header.data(), header.size(), 0) != static_cast<ssize_t>(header.size()))
     throw_errno("write", tmp);
   if (::fdatasync(fd) != 0) throw_errno("fdatasync", tmp);
-  std::sort(result.sizes.begin(), result.sizes.end());
+  std::sort(result.kept.begin(), result.kept.end());
   log("journal: compacted segments " + range_text(plan) + " into segment " +
       std::to_string(plan.through) + ": " + std::to_string(found) + " live messages, " +
       std::to_string(bytes_in) + " bytes -> " + std::to_string(result.file_bytes));

@@ -53,7 +53,7 @@ struct CompactionResult {
   bool ok = false;  // false: nothing changed on disk (the journal stops compacting)
   std::uint64_t through = 0;
   std::uint64_t file_bytes = 0;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> sizes;  // by id: kept record sizes
+  std::vector<KeptRecord> kept;  // by id: the records written
 };
 
 // Carries out one compaction in `dir` (see above). Returns early, changing

@@ -27,7 +27,7 @@ struct SegmentFile {
 // queues, strings freed) until they outnumber the live ones.
 class ReplayState {
  public:
-  explicit ReplayState(Replay& out) : out_(out) {}
+  ReplayState(Replay& out, std::uint64_t body_budget) : out_(out), body_budget_(body_budget) {}
 
   void apply(const Record& r, std::uint64_t segment) {
     switch (r.type) {
@@ -67,12 +67,19 @@ class ReplayState {
     last_id_ = r.id;
     ReplayedMessage m;
     m.segment = segment;
+    m.offset = r.offset;
     m.bytes = static_cast<std::uint32_t>(r.size);
     m.message.id = r.id;
     m.message.exchange = r.exchange;
     m.message.routing_key = r.routing_key;
     m.message.properties = r.properties;
-    m.message.body = r.body;
+    m.message.body_size = r.body.size();
+    if (body_bytes_ + r.body.size() <= body_budget_) {
+      m.message.body = r.body;
+      body_bytes_ += r.body.size();
+    } else {
+      m.message.paged = true;  // read back from (segment, offset) when needed
+    }
     for (const QueueState& q : r.queues) m.message.queues.emplace_back(q.queue, q.redelivered);
     out_.live.push_back(std::move(m));
     ++live_;
@@ -92,7 +99,8 @@ class ReplayState {
     if (it == m.queues.end()) return;
     m.queues.erase(it);
     if (!m.queues.empty()) return;
-    m = RecoveredMessage{m.id, {}, {}, {}, {}, {}};  // free the strings
+    body_bytes_ -= m.body.size();
+    m = RecoveredMessage{m.id, {}, {}, {}, {}, {}, false, 0};  // free the strings
     --live_;
     ++tombstones_;
   }
@@ -104,6 +112,8 @@ class ReplayState {
   }
 
   Replay& out_;
+  std::uint64_t body_budget_;
+  std::uint64_t body_bytes_ = 0;  // bodies of live messages held
   std::uint64_t last_id_ = 0;
   std::uint64_t live_ = 0, tombstones_ = 0, duplicates_ = 0;
 };
@@ -202,7 +212,7 @@ std::uint64_t replay_segment(const fs::path& dir, const SegmentFile& s, bool las
 
 }  // namespace
 
-Replay replay_journal(const fs::path& dir, const JournalLog& log) {
+Replay replay_journal(const fs::path& dir, const JournalLog& log, std::uint64_t body_budget) {
   Replay out;
   std::vector<SegmentFile> segments = list_segments(dir, log);
   if (segments.empty()) return out;
@@ -212,7 +222,7 @@ Replay replay_journal(const fs::path& dir, const JournalLog& log) {
   std::uint64_t last_valid = 0;
   for (const SegmentFile& s : segments)
     if (s.header.status == DecodedHeader::kOk) last_valid = s.number;
-  ReplayState state(out);
+  ReplayState state(out, body_budget);
   bool removed = false;
   for (const SegmentFile& s : segments) {
     fs::path path = segment_path(dir, s.number);

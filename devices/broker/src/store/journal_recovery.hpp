@@ -22,6 +22,7 @@ namespace warren::detail::store {
 struct ReplayedMessage {
   RecoveredMessage message;
   std::uint64_t segment = 0;  // holding its PUBLISH record
+  std::uint64_t offset = 0;   // that record's offset in the segment file
   std::uint32_t bytes = 0;    // that record's size
 };
 
@@ -34,6 +35,9 @@ struct Replay {
 
 // Throws std::system_error on I/O errors and std::runtime_error on a segment
 // of an unsupported format version (refusing beats ignoring a newer format).
-Replay replay_journal(const std::filesystem::path& dir, const JournalLog& log);
+// Bodies are loaded up to `body_budget` bytes of live messages; later ones
+// come back paged.
+Replay replay_journal(const std::filesystem::path& dir, const JournalLog& log,
+                      std::uint64_t body_budget = UINT64_MAX);
 
 }  // namespace warren::detail::store
