@@ -7,6 +7,7 @@
 // broker refused (the reply code and text are printed).
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -103,6 +104,7 @@ struct Flags {
   bool json = false, durable = false, exclusive = false, auto_delete = false, internal = false;
   bool if_unused = false, if_empty = false, requeue = false, persistent = false;
   long count = 1;
+  double timeout = 0;  // consume: seconds; 0 waits for ever
   std::string content_type, correlation_id, reply_to, destination_type = "queue";
   std::vector<std::string> headers;
   std::vector<std::string> words;  // the verb and its arguments
@@ -202,22 +204,55 @@ int run(const Flags& f) {
       std::cerr << "warrenctl: 312 NO_ROUTE - the message reached no queue\n";
       return kRefused;
     }
-  } else if (verb == "get") {
+  } else if (verb == "get" || verb == "consume") {
+    // get: what is there now (basic.get); consume: waits for messages
+    // (basic.consume) until --count arrived or --timeout passed.
     const auto& queue = arg(f, 1, "a queue name");
-    for (long i = 0; i < f.count; ++i) {
-      auto m = ch.basic_get(queue, !f.requeue);
-      if (!m) break;
+    auto print = [&](const warren::Message& m) {
       if (f.json) {
-        warren::FieldTable t{{"body", m->body}, {"routing_key", m->routing_key}, {"exchange", m->exchange},
-                             {"redelivered", m->redelivered}};
-        if (m->properties.content_type) t["content_type"] = *m->properties.content_type;
-        if (m->properties.correlation_id) t["correlation_id"] = *m->properties.correlation_id;
-        if (m->properties.headers) t["headers"] = *m->properties.headers;
+        warren::FieldTable t{{"body", m.body}, {"routing_key", m.routing_key}, {"exchange", m.exchange},
+                             {"redelivered", m.redelivered}};
+        if (m.properties.content_type) t["content_type"] = *m.properties.content_type;
+        if (m.properties.correlation_id) t["correlation_id"] = *m.properties.correlation_id;
+        if (m.properties.reply_to) t["reply_to"] = *m.properties.reply_to;
+        if (m.properties.delivery_mode) t["delivery_mode"] = static_cast<long long>(*m.properties.delivery_mode);
+        if (m.properties.headers) t["headers"] = *m.properties.headers;
         std::cout << to_json(t) << "\n";
       } else {
-        std::cout << m->body << "\n";
+        std::cout << m.body << "\n";
       }
-      if (f.requeue) ch.basic_reject(m->delivery_tag, true);
+    };
+    // Acked as printed, or with --requeue all put back together at the end
+    // (one by one, each would come straight back to the next get).
+    std::uint64_t last_tag = 0;
+    long got = 0;
+    if (verb == "get") {
+      for (; got < f.count; ++got) {
+        auto m = ch.basic_get(queue);
+        if (!m) break;
+        print(*m);
+        last_tag = m->delivery_tag;
+        if (!f.requeue) ch.basic_ack(m->delivery_tag);
+      }
+    } else {
+      ch.basic_qos(static_cast<std::uint16_t>(std::clamp<long>(f.count, 1, 65535)));
+      auto tag = ch.basic_consume(queue, [&](const warren::Message& m) {
+        if (got >= f.count) return;  // past the count: left unacked, requeued on close
+        ++got;
+        print(m);
+        std::cout.flush();
+        last_tag = m.delivery_tag;
+        if (!f.requeue) ch.basic_ack(m.delivery_tag);
+        if (got >= f.count) conn.stop();
+      });
+      if (f.timeout > 0) conn.run_for(std::chrono::milliseconds(static_cast<long long>(f.timeout * 1000)));
+      else conn.run();
+      ch.basic_cancel(tag);
+    }
+    if (f.requeue && last_tag) ch.basic_nack(last_tag, true, true);
+    if (verb == "consume" && got < f.count) {
+      std::cerr << "warrenctl: " << got << " of " << f.count << " messages within " << f.timeout << " s\n";
+      return kRefused;
     }
   } else {
     usage("unknown verb '" + verb + "'");
@@ -236,7 +271,8 @@ int main(int argc, char** argv) {
       "       declare_exchange NAME TYPE | delete_exchange NAME\n"
       "       bind SOURCE DESTINATION [KEY] | unbind SOURCE DESTINATION [KEY]\n"
       "       publish EXCHANGE ROUTING_KEY [BODY]   (BODY from stdin when absent; waits for the confirm)\n"
-      "       get QUEUE                             (--count N, --requeue, --json)\n\n"
+      "       get QUEUE                             (--count N, --requeue, --json)\n"
+      "       consume QUEUE                         (waits: --count N, --timeout S, --requeue, --json)\n\n"
       "Exit status: 0 done, 2 usage, 3 broker unreachable, 4 refused by the broker.\n\nOptions");
   // clang-format off
   desc.add_options()
@@ -251,8 +287,9 @@ int main(int argc, char** argv) {
       ("if-empty", po::bool_switch(&f.if_empty), "delete_queue: only when empty")
       ("destination-type", po::value(&f.destination_type)->default_value(f.destination_type),
        "bind/unbind: queue or exchange")
-      ("count,n", po::value(&f.count)->default_value(f.count), "get: how many messages")
-      ("requeue", po::bool_switch(&f.requeue), "get: put the messages back (else they are acked)")
+      ("count,n", po::value(&f.count)->default_value(f.count), "get/consume: how many messages")
+      ("timeout", po::value(&f.timeout)->default_value(f.timeout), "consume: give up after this many seconds (0: wait)")
+      ("requeue", po::bool_switch(&f.requeue), "get/consume: put the messages back (else they are acked)")
       ("content-type", po::value(&f.content_type), "publish: content_type")
       ("correlation-id", po::value(&f.correlation_id), "publish: correlation_id")
       ("reply-to", po::value(&f.reply_to), "publish: reply_to")

@@ -72,6 +72,27 @@ TEST_F(WarrenctlTest, ScriptedSequenceShowsTheRealState) {
   EXPECT_EQ(ctl({"list_queues", "name"}).out, "name\n");
 }
 
+TEST_F(WarrenctlTest, GetRequeueAndConsumeWaitForMessages) {
+  ASSERT_FALSE(broker_.endpoint.empty());
+  EXPECT_EQ(ctl({"declare_queue", "jobs"}).status, 0);
+  for (auto body : {"a", "b", "c"}) EXPECT_EQ(ctl({"publish", "", "jobs", body, "--persistent"}).status, 0);
+  // --requeue puts them all back together: three different messages, not "a" three times.
+  EXPECT_EQ(ctl({"get", "jobs", "--count", "3", "--requeue"}).out, "a\nb\nc\n");
+  auto json = ctl({"get", "jobs", "--json", "--requeue"});
+  EXPECT_NE(json.out.find("\"delivery_mode\":2"), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"redelivered\":true"), std::string::npos) << json.out;
+  // consume takes what is there and then waits for the rest.
+  Process consume({kWarrenctl, "--endpoint", broker_.endpoint, "consume", "jobs", "--count", "4", "--timeout", "20"});
+  ASSERT_TRUE(consume.wait_for_line("c"));
+  EXPECT_EQ(ctl({"publish", "", "jobs", "d"}).status, 0);
+  ASSERT_TRUE(consume.wait_for_line("d"));
+  EXPECT_EQ(consume.wait(), 0);
+  EXPECT_EQ(ctl({"get", "jobs"}).out, "");  // all four acked
+  // Too few within the timeout: exit 4 with what it got.
+  auto short_of = ctl({"consume", "jobs", "--count", "1", "--timeout", "0.2"});
+  EXPECT_EQ(short_of.status, 4);
+}
+
 TEST_F(WarrenctlTest, ErrorsCarryReplyCodesAndExitCodes) {
   ASSERT_FALSE(broker_.endpoint.empty());
   auto missing = ctl({"get", "nope"});

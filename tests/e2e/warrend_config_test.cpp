@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "support/broker_fixture.hpp"
 #include "support/temp_dir.hpp"
@@ -48,6 +49,48 @@ TEST(WarrendConfig, FileSetsAndFlagsOverride) {
   EXPECT_EQ(overridden["heartbeat"], "700");
   EXPECT_EQ(overridden["endpoint"], "tcp://127.0.0.1:6000");
   EXPECT_EQ(overridden["log-level"], "debug");
+}
+
+TEST(WarrendConfig, EveryDurabilityAndLimitSettingIsShown) {
+  TempDir dir;
+  auto conf = dir.write("d.conf", "data-dir = /srv/warren\nsync-interval = 10\nmemory-limit = 512M\n"
+                                  "max-connections = 100\nmax-queues = 50\nlog-format = json\n");
+  auto s = print_config({"--config", conf, "--memory-limit", "1G"});
+  EXPECT_EQ(s["data-dir"], "/srv/warren");
+  EXPECT_EQ(s["sync-interval"], "10");
+  EXPECT_EQ(s["memory-limit"], "1G");
+  EXPECT_EQ(s["max-connections"], "100");
+  EXPECT_EQ(s["max-queues"], "50");
+  EXPECT_EQ(s["log-format"], "json");
+  Process bad_limit({kWarrendPath, "--memory-limit", "lots"});
+  EXPECT_EQ(bad_limit.wait(), 2);
+  Process bad_format({kWarrendPath, "--log-format", "xml"});
+  EXPECT_EQ(bad_format.wait(), 2);
+}
+
+TEST(WarrendConfig, JsonLogLinesAreObjects) {
+  TempDir dir;
+  auto log = (dir.path / "warrend.log").string();
+  Process warrend({kWarrendPath, "--endpoint", "tcp://127.0.0.1:*", "--no-pubsub", "--data-dir",
+                   (dir.path / "data").string(), "--log-format", "json", "--log-file", log});
+  auto line = warrend.wait_for_line("listening on");
+  ASSERT_TRUE(line);
+  {
+    Connection conn(line->substr(line->find("tcp://")));
+  }
+  ASSERT_TRUE(wait_until([&] { return read_file(log).find("connection closed") != std::string::npos; }));
+  EXPECT_EQ(warrend.stop(SIGTERM), 0);
+  std::istringstream lines(read_file(log));
+  int n = 0;
+  for (std::string l; std::getline(lines, l); ++n) {
+    EXPECT_TRUE(l.starts_with("{\"time\":\"") && l.ends_with("}")) << l;
+    EXPECT_NE(l.find("\"level\":\""), std::string::npos) << l;
+    EXPECT_NE(l.find("\"subject\":\""), std::string::npos) << l;
+  }
+  EXPECT_GE(n, 4);  // data directory, listening, opened, closed, stopped
+  EXPECT_NE(read_file(log).find("\"subject\":\"connection opened\",\"details\":\"peer=127.0.0.1"),
+            std::string::npos)
+      << read_file(log);
 }
 
 TEST(WarrendConfig, BadConfigIsAClearUsageError) {

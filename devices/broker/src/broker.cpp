@@ -28,7 +28,7 @@ std::string peer_address(zmq::message_t& frame) {
 
 BrokerCore::BrokerCore(BrokerOptions options)
     : options_(std::move(options)),
-      log_(options_.log_level, options_.log_sink),
+      log_(options_.log_level, options_.log_sink, options_.log_format),
       router_(options_.context ? *options_.context : default_context(), zmq::socket_type::router) {
   router_.set(zmq::sockopt::router_mandatory, 1);
   router_.set(zmq::sockopt::sndhwm, 100000);

@@ -133,6 +133,8 @@ class BrokerCore {
   // Throws Refusal(404) for an unknown `what`.
   FieldTable management(std::string_view what);
   void count_delivered() { ++delivered_; }
+  std::size_t connections() const { return sessions_.size(); }
+  std::size_t queue_count() const { return queues_.size(); }
 
  private:
   void loop();

@@ -85,6 +85,8 @@ void connection_open(Context& c) {
   auto& m = c.method<ConnectionOpen>();
   if (c.session.opened) refuse(ReplyCode::kUnexpectedFrame, "connection.open on an open connection");
   const auto& o = c.broker.options();
+  if (o.max_connections && c.broker.connections() > o.max_connections)  // this one included
+    refuse(ReplyCode::kNotAllowed, "connection limit (" + std::to_string(o.max_connections) + ") is reached");
   auto heartbeat = (m.heartbeat_ms == 0 && o.heartbeat.count() == 0) ? 0 : smaller_nonzero(m.heartbeat_ms, o.heartbeat.count());
   c.session.heartbeat = std::chrono::milliseconds(heartbeat);
   c.session.max_channels = static_cast<std::uint16_t>(smaller_nonzero(m.max_channels, o.max_channels));
@@ -173,6 +175,10 @@ void queue_declare(Context& c) {
     q = usable_queue(c, name);
     check_equivalent(*q, m);
   } else {
+    auto limit = c.broker.options().max_queues;
+    if (limit && c.broker.queue_count() >= limit)
+      refuse(ReplyCode::kPreconditionFailed, "cannot declare queue " + in_quotes(name) + ": queue limit (" +
+                                                 std::to_string(limit) + ") is reached");
     q = c.broker.declare_queue(name, QueueFlags{m.durable, m.exclusive, m.auto_delete, m.arguments},
                                m.exclusive ? &c.session : nullptr);
   }

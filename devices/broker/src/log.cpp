@@ -6,8 +6,33 @@
 
 namespace warren::detail {
 
-Log::Log(LogLevel level, std::function<void(std::string_view)> sink)
-    : level_(level), sink_(std::move(sink)) {
+namespace {
+
+void append_json_string(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char esc[8];
+          std::snprintf(esc, sizeof esc, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out += esc;
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+}  // namespace
+
+Log::Log(LogLevel level, std::function<void(std::string_view)> sink, LogFormat format)
+    : level_(level), format_(format), sink_(std::move(sink)) {
   if (!sink_) {
     sink_ = [](std::string_view line) {
       std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
@@ -28,9 +53,18 @@ void Log::write(LogLevel level, std::string_view subject, std::string_view detai
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   std::string line;
   line.reserve(64 + subject.size() + details.size());
-  line.append(stamp).append(" ").append(kNames[static_cast<int>(level)]).append(" ");
-  line.append(subject);
-  if (!details.empty()) line.append(": ").append(details);
+  if (format_ == LogFormat::kJson) {
+    line.append("{\"time\":\"").append(stamp).append("\",\"level\":\"").append(kNames[static_cast<int>(level)]);
+    line.append("\",\"subject\":");
+    append_json_string(line, subject);
+    line.append(",\"details\":");
+    append_json_string(line, details);
+    line.append("}");
+  } else {
+    line.append(stamp).append(" ").append(kNames[static_cast<int>(level)]).append(" ");
+    line.append(subject);
+    if (!details.empty()) line.append(": ").append(details);
+  }
   sink_(line);
 }
 

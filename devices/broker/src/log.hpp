@@ -12,12 +12,13 @@ namespace warren::detail {
 
 class Log {
  public:
-  Log(LogLevel level, std::function<void(std::string_view)> sink);
+  Log(LogLevel level, std::function<void(std::string_view)> sink, LogFormat format = LogFormat::kText);
   bool enabled(LogLevel level) const { return level >= level_; }
   void write(LogLevel level, std::string_view subject, std::string_view details);
 
  private:
   LogLevel level_;
+  LogFormat format_;
   std::function<void(std::string_view)> sink_;
 };
 

@@ -77,6 +77,7 @@ struct Settings {
   warren::BrokerOptions broker;
   warren::ForwarderOptions pubsub;
   std::string level = "info";
+  std::string log_format = "text";
   std::string log_file;
   std::uint32_t heartbeat_ms = 0;
   std::uint32_t sync_interval_ms = 0;
@@ -107,7 +108,13 @@ po::options_description settings_options(Settings& s) {
        "largest message body accepted, bytes")
       ("max-channels", po::value(&s.broker.max_channels)->default_value(s.broker.max_channels),
        "channels per connection")
+      ("max-connections", po::value(&s.broker.max_connections)->default_value(s.broker.max_connections),
+       "connections at once (more are refused, 530); 0: no limit")
+      ("max-queues", po::value(&s.broker.max_queues)->default_value(s.broker.max_queues),
+       "queues at once (more are refused, 406); 0: no limit")
       ("log-level", po::value(&s.level)->default_value(s.level), "debug, info, warning, error or off")
+      ("log-format", po::value(&s.log_format)->default_value(s.log_format),
+       "text (time level subject: details) or json (one object per line)")
       ("log-file", po::value(&s.log_file)->default_value(s.log_file),
        "append the log here instead of stderr; SIGHUP reopens it")
       ("pubsub-frontend", po::value(&s.pubsub.frontend)->default_value(s.pubsub.frontend),
@@ -169,7 +176,10 @@ void print_config(const Settings& s) {
             << "memory-limit = " << s.memory_limit << "\n"
             << "max-message-size = " << s.broker.max_message_size << "\n"
             << "max-channels = " << s.broker.max_channels << "\n"
+            << "max-connections = " << s.broker.max_connections << "\n"
+            << "max-queues = " << s.broker.max_queues << "\n"
             << "log-level = " << s.level << "\n"
+            << "log-format = " << s.log_format << "\n"
             << "log-file = " << s.log_file << "\n"
             << "pubsub-frontend = " << s.pubsub.frontend << "\n"
             << "pubsub-backend = " << s.pubsub.backend << "\n"
@@ -205,6 +215,9 @@ int main(int argc, char** argv) {
     po::notify(vm);
     s.broker.log_level = parse_level(s.level);
     s.broker.memory_limit = parse_memory_limit(s.memory_limit);
+    if (s.log_format != "text" && s.log_format != "json")
+      throw po::validation_error(po::validation_error::invalid_option_value, "log-format", s.log_format);
+    s.broker.log_format = s.log_format == "json" ? warren::LogFormat::kJson : warren::LogFormat::kText;
   } catch (const po::error& e) {
     std::cerr << "warrend: " << e.what() << "\n" << all << "\n";
     return 2;

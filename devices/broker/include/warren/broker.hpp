@@ -21,6 +21,9 @@ class context_t;
 namespace warren {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3, kOff = 4 };
+// kText: "2026-11-25T10:00:00.000Z INFO subject: details"; kJson: one JSON
+// object per line, {"time", "level", "subject", "details"}.
+enum class LogFormat { kText, kJson };
 
 struct BrokerOptions {
   // Where clients connect: tcp://, ipc:// or inproc://. tcp port * picks a
@@ -31,6 +34,8 @@ struct BrokerOptions {
   std::chrono::milliseconds heartbeat{3000};
   std::uint64_t max_message_size = 16 * 1024 * 1024;  // bodies above: 406
   std::uint16_t max_channels = 2047;                   // per connection
+  std::uint32_t max_connections = 0;  // more: connection.open refused, 530 NOT_ALLOWED; 0: no limit
+  std::uint32_t max_queues = 0;       // more: queue.declare refused, 406; 0: no limit
   // Where durable exchanges, queues and bindings and persistent messages
   // are kept (docs/journal.md); created if missing, and locked: a second
   // broker on the same directory is refused. Empty: nowhere, so durable
@@ -48,6 +53,7 @@ struct BrokerOptions {
   // draining, and below 90 % connection.unblocked follows. 0: no limit.
   std::uint64_t memory_limit = 0;
   LogLevel log_level = LogLevel::kInfo;
+  LogFormat log_format = LogFormat::kText;
   // Receives each formatted log line (no newline). Default: stderr.
   std::function<void(std::string_view)> log_sink{};
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
