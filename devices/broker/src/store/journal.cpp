@@ -178,6 +178,9 @@ std::optional<ReclaimJob> Journal::plan_reclaim() {
       plan.segments.push_back(number);
     }
     plan.live = index_.snapshot(through);
+    // read_body keeps reading these segments' old files, which match the
+    // index, until the compaction's result replaces both.
+    for (std::uint64_t number : plan.segments) reader_fd(number);
     job.compact = std::move(plan);
     compacting_ = true;
   }
@@ -189,9 +192,10 @@ void Journal::apply_reclaim_results() {
   std::vector<CompactionResult> results;
   if (!reclaimer_ || !reclaimer_->take_results(&results)) return;
   for (const CompactionResult& r : results) {
-    if (r.ok)
+    if (r.ok) {
       index_.apply_compaction(r.through, r.file_bytes, r.kept);
-    else
+      readers_.erase(readers_.begin(), readers_.upper_bound(r.through));  // old files: let go
+    } else
       compaction_off_ = true;
     compacting_ = false;
     reclaim_check_ = true;
@@ -232,10 +236,15 @@ int Journal::reader_fd(std::uint64_t segment) {
 }
 
 std::optional<std::string> Journal::read_body(std::uint64_t id) {
-  // A compaction may move the record: the second attempt takes its result
-  // and reopens the file.
+  // A compaction may move the record. Its segments' fds are opened when it
+  // is planned, so reads go on matching the index until its result is
+  // applied; should one still miss (a file the plan could not open yet),
+  // wait for the compaction, take its result and read again.
   for (int attempt = 0; attempt < 2; ++attempt) {
-    if (attempt > 0) apply_reclaim_results();
+    if (attempt > 0) {
+      if (compacting_) reclaimer_->wait_idle();
+      apply_reclaim_results();
+    }
     auto at = index_.locate(id);
     if (!at || !readable(id)) return std::nullopt;
     int fd = reader_fd(at->segment);
