@@ -115,8 +115,14 @@ void BrokerCore::loop() {
         if (s->heartbeat.count() > 0) interval = std::min(interval, std::max(s->heartbeat / 4, std::chrono::milliseconds(5)));
       next_sweep = now + interval;
     }
+    run_timers();
+    flush_dead_letters();
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep - now);
+    if (!timers_.empty())
+      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(timers_.top().at - now));
     if (!blocked_.empty()) wait = std::min<std::chrono::milliseconds>(wait, kBlockedRetry);
+    // Work left by the last turn's reap (dead letters, journal records): now.
+    if (journal_dirty_ || !dead_letters_.empty()) wait = std::chrono::milliseconds(0);
     zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                                {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
                                {nullptr, journal_ ? journal_->notify_fd() : -1, ZMQ_POLLIN, 0}};
@@ -133,6 +139,7 @@ void BrokerCore::loop() {
       now_ = Clock::now();
       receive_batch();
     }
+    flush_dead_letters();
     flush_confirms();  // commits this turn's journal records (group commit)
     if (!blocked_.empty()) flush_blocked();
     check_memory();
@@ -225,6 +232,8 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
     connection_count_.fetch_add(1, std::memory_order_relaxed);
   }
   execute(*this, *session, cmd, body);
+  // Messages the command killed are republished before the next command.
+  flush_dead_letters();
 }
 
 void BrokerCore::send_to_stranger(const std::string& identity, const protocol::Method& method) {
@@ -310,6 +319,8 @@ std::shared_ptr<Queue> BrokerCore::find_queue(std::string_view name) {
 std::shared_ptr<Queue> BrokerCore::declare_queue(std::string name, QueueFlags flags, Session* owner) {
   auto q = std::make_shared<Queue>(name, std::move(flags), owner);
   queues_.emplace(std::move(name), q);
+  q->last_used = now_;
+  schedule_idle(*q);
   queue_count_.fetch_add(1, std::memory_order_relaxed);
   log_.write(LogLevel::kDebug, "queue declared", q->name());
   if (q->kept_on_disk()) definitions_changed();
@@ -423,7 +434,7 @@ void BrokerCore::route(Exchange& x, std::string_view routing_key, H& headers) {
 }
 
 PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-                                  zmq::message_t& body) {
+                                  zmq::message_t& body, const PublishDetails& details) {
   published_.fetch_add(1, std::memory_order_relaxed);
   PublishOutcome outcome;
   targets_.clear();
@@ -440,7 +451,9 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     outcome.routed = deliver_reply(routing_key, properties, body);
     return outcome;
   }
-  if (options_.memory_limit) {
+  // Nor are dead-lettered copies refused: they replace a message that has
+  // left its queue already, and refusing them would lose it.
+  if (options_.memory_limit && !details.deaths) {
     if (!memory_blocked_ && message_bytes_ >= options_.memory_limit) raise_memory_alarm();
     if (memory_blocked_) {
       refused_.fetch_add(1, std::memory_order_relaxed);
@@ -467,6 +480,15 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
   }
   if (targets_.empty()) return outcome;
   outcome.routed = true;
+  if (details.deaths)
+    std::erase_if(targets_, [&](Queue* q) { return is_dead_letter_cycle(*details.deaths, q->name()); });
+  // x-overflow reject-publish: a full queue does not take it; the others do.
+  std::erase_if(targets_, [&](Queue* q) {
+    if (q->limits().overflow != Overflow::kRejectPublish || !q->over_limit(true, body.size())) return false;
+    outcome.refused = true;
+    return true;
+  });
+  if (targets_.empty()) return outcome;
   auto message = std::make_shared<StoredMessage>();
   message->exchange = exchange ? exchange->name() : std::string();
   message->routing_key = routing_key;
@@ -491,8 +513,11 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
   if (message->pageable && paging_) page_candidates_.push_back(message);
   for (Queue* q : targets_) {
     ++q->published;
-    q->push(message);
+    q->push(message, expiry_of(*q, details.message_ttl));
     if (!q->consumers().empty()) dispatch(*q);
+    // After dispatch: a consumer that takes it at once leaves room, as in RabbitMQ.
+    if (q->limits().overflow == Overflow::kDropHead && q->limits().has_length_limit()) drop_overflow(*q);
+    schedule_expiry(*q);
   }
   return outcome;
 }
@@ -638,6 +663,7 @@ std::size_t BrokerCore::purge_queue(Queue& q) {
 }
 
 void BrokerCore::dispatch(Queue& q) {
+  drop_expired(q);
   while (!q.empty() && !q.consumers().empty()) {
     const auto& consumers = q.consumers();
     std::size_t n = consumers.size();
@@ -660,24 +686,33 @@ void BrokerCore::dispatch(Queue& q) {
 }
 
 std::optional<QueueEntry> BrokerCore::take_ready(Queue& q) {
-  while (!q.empty()) {
+  for (drop_expired(q); !q.empty(); drop_expired(q)) {
     QueueEntry e = q.pop();
     StoredMessage& m = *e.message;
-    if (!m.paged) return e;
-    auto body = journal_ ? journal_->read_body(m.journal_id) : std::nullopt;
-    if (body) {
-      m.body = zmq::message_t(body->data(), body->size());
-      m.paged = false;
-      m.recharge();
-      ++paged_in_;
+    if (page_in(q, m)) {
+      ++e.deliveries;
+      schedule_expiry(q);  // a new head
       return e;
     }
-    log_.write(LogLevel::kError, "message lost",
-               "queue " + q.name() + ": the body of journal message " + std::to_string(m.journal_id) +
-                   " cannot be read back");
     settled_from(q, m);
   }
   return std::nullopt;
+}
+
+bool BrokerCore::page_in(Queue& q, StoredMessage& m) {
+  if (!m.paged) return true;
+  auto body = journal_ ? journal_->read_body(m.journal_id) : std::nullopt;
+  if (!body) {
+    log_.write(LogLevel::kError, "message lost",
+               "queue " + q.name() + ": the body of journal message " + std::to_string(m.journal_id) +
+                   " cannot be read back");
+    return false;
+  }
+  m.body = zmq::message_t(body->data(), body->size());
+  m.paged = false;
+  m.recharge();
+  ++paged_in_;
+  return true;
 }
 
 std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,
@@ -710,6 +745,10 @@ void BrokerCore::cancel_consumer(Consumer& c) {
   auto q = c.queue;
   q->remove_consumer(&c);
   if (q->flags().auto_delete && q->abandoned() && !q->deleted()) delete_queue(q);
+  if (q->consumers().empty() && !q->deleted()) {  // x-expires: idle from now
+    queue_used(*q);
+    schedule_idle(*q);
+  }
 }
 
 void BrokerCore::requeue(std::vector<Unacked> items) {
@@ -721,6 +760,15 @@ void BrokerCore::requeue(std::vector<Unacked> items) {
     std::vector<QueueEntry> entries;
     for (; i < items.size() && items[i].queue == q; ++i) entries.push_back(std::move(items[i].entry));
     if (q->deleted()) continue;
+    if (auto limit = q->limits().delivery_limit) {
+      // Delivered more than the limit allows: dead-lettered, not put back.
+      std::vector<QueueEntry> keep;
+      for (auto& e : entries) {
+        if (e.deliveries > *limit) discard(*q, std::move(e), DeathReason::kDeliveryLimit);
+        else keep.push_back(std::move(e));
+      }
+      entries = std::move(keep);
+    }
     q->requeue(std::move(entries));
     dispatch(*q);
   }
@@ -828,6 +876,7 @@ void BrokerCore::reap() {
 }
 
 void BrokerCore::shutdown() {
+  flush_dead_letters();
   if (journal_) {
     // Everything received is made durable and confirmed before clients are
     // told the broker is going.
@@ -841,6 +890,9 @@ void BrokerCore::shutdown() {
     send(*s, 0, protocol::ConnectionClose{320, "CONNECTION_FORCED - broker shutdown"});
     finish_session(*s);
   }
+  // Messages past their delivery limit as their channels closed: the
+  // journal (committed as it is destroyed) gets their dead-lettered copies.
+  flush_dead_letters();
   flush_blocked();
   sessions_.clear();
   blocked_.clear();

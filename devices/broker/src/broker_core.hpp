@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <random>
 #include <string>
 #include <thread>
@@ -13,6 +14,7 @@
 
 #include <zmq.hpp>
 
+#include "dead_letter.hpp"
 #include "exchange.hpp"
 #include "log.hpp"
 #include "queue.hpp"
@@ -54,6 +56,33 @@ struct PublishOutcome {
   bool refused = false;    // a queue refused it: the publisher gets basic.nack
 };
 
+// What publish() needs besides the message.
+struct PublishDetails {
+  std::optional<std::chrono::milliseconds> message_ttl{};  // from a valid `expiration` property
+  // A dead-lettered copy's x-death: queues it would cycle back to are skipped.
+  const FieldArray* deaths = nullptr;
+};
+
+// A message that died in `queue`, waiting to be republished to its
+// dead-letter exchange (flush_dead_letters).
+struct DeadLetter {
+  std::shared_ptr<StoredMessage> message;
+  std::string queue;
+  std::string exchange;     // the dead-letter exchange ("" is the default exchange)
+  std::string routing_key;  // the dead-letter routing key
+  DeathReason reason;
+};
+
+// A timer for one queue: its head message's expiry, or its x-expires idle
+// deadline. Stale timers (the queue gone, or checked since) are harmless.
+struct QueueTimer {
+  enum class Kind : std::uint8_t { kMessageExpiry, kIdle };
+  Clock::time_point at;
+  Kind kind;
+  std::weak_ptr<Queue> queue;
+  bool operator>(const QueueTimer& other) const { return at > other.at; }
+};
+
 // A binding kept in the data directory: both its ends are.
 inline bool kept_on_disk(const Exchange& source, const Destination& d) {
   return source.flags().durable && (d.queue ? d.queue->kept_on_disk() : d.exchange->flags().durable);
@@ -92,9 +121,11 @@ class BrokerCore {
   void bind(Exchange& source, Binding binding);
   void unbind(Exchange& source, const Binding& binding);
   // Routes and enqueues; a persistent message reaching a durable queue goes
-  // to the journal too. `exchange` null: the default exchange.
+  // to the journal too. `exchange` null: the default exchange. Applies the
+  // queues' limits: TTLs, x-overflow (a reject-publish queue that is full
+  // sets `refused`), drop-head.
   PublishOutcome publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-                         zmq::message_t& body);
+                         zmq::message_t& body, const PublishDetails& details = {});
   // Publisher confirms: queues the basic.ack / nack for the channel's latest
   // publish; flush_confirms() sends those that are safe, once per loop turn.
   void confirm(Session& s, ChannelSession& ch, const PublishOutcome& outcome);
@@ -103,6 +134,16 @@ class BrokerCore {
   // dropped) and owed there no more. No-ops for messages not journaled.
   void delivered_from(Queue& q, const StoredMessage& m);
   void settled_from(Queue& q, const StoredMessage& m);
+  // The message leaves `q` without an ack (rejected, expired, overflowed, over
+  // its delivery limit): the journal forgets it there and, if `q` has a
+  // dead-letter exchange, a copy is republished there once the current
+  // command or timer is done (flush_dead_letters). REQUIRES: q is not deleted.
+  void discard(Queue& q, QueueEntry entry, DeathReason reason);
+  // Discards the expired messages at the head of `q` and schedules the check
+  // of the next head.
+  void drop_expired(Queue& q);
+  // x-expires: `q` was used now (declared, basic.get).
+  void queue_used(Queue& q) { q.last_used = now_; }
   // Durable definitions changed: rewrite the definitions file now.
   void definitions_changed();
   // The memory limit (BrokerOptions::memory_limit): publishes are refused
@@ -110,10 +151,14 @@ class BrokerCore {
   bool memory_blocked() const { return memory_blocked_; }
   std::string memory_blocked_reason() const;
   void dispatch(Queue& q);
-  // Pops the queue's head, reading its body back from the journal if it was
-  // paged out; a body that cannot be read is logged and its message dropped.
-  // nullopt when the queue has run out.
+  // Pops the queue's head for a delivery (counted for x-delivery-limit),
+  // dropping expired heads first and reading its body back from the journal
+  // if it was paged out; a body that cannot be read is logged and its
+  // message dropped. nullopt when the queue has run out.
   std::optional<QueueEntry> take_ready(Queue& q);
+  // Reads a paged-out body back into `m` (a message of `q`); false, logged,
+  // if the journal cannot give it.
+  bool page_in(Queue& q, StoredMessage& m);
   // Sends basic.deliver / basic.get_ok bookkeeping: assigns the delivery tag.
   void deliver(Consumer& c, QueueEntry entry);
   std::uint64_t record_unacked(ChannelSession& ch, std::shared_ptr<Queue> q, QueueEntry entry,
@@ -155,6 +200,14 @@ class BrokerCore {
   void save_definitions();
   void restore_definitions(const FieldTable& definitions);
   void restore_messages(std::vector<store::RecoveredMessage> recovered);
+  void run_timers();
+  void schedule_expiry(Queue& q);
+  void schedule_idle(Queue& q);
+  void expire_if_idle(const std::shared_ptr<Queue>& q);
+  Clock::time_point expiry_of(const Queue& q, const std::optional<std::chrono::milliseconds>& message_ttl) const;
+  void drop_overflow(Queue& q);
+  void flush_dead_letters();
+  void republish(DeadLetter& d, std::int64_t time);
   template <class H>
   void route(Exchange& x, std::string_view routing_key, H& headers);
   void forget_source(std::unordered_map<Exchange*, std::size_t>& sources, Exchange* source);
@@ -189,6 +242,8 @@ class BrokerCore {
   std::uint64_t rates_published_ = 0, rates_delivered_ = 0;
   double publish_rate_ = 0, deliver_rate_ = 0;
   std::vector<Queue*> targets_;  // scratch for publish()
+  std::priority_queue<QueueTimer, std::vector<QueueTimer>, std::greater<>> timers_;
+  std::vector<DeadLetter> dead_letters_;  // republished after each command and timer run
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};

@@ -168,12 +168,18 @@ void queue_declare(Context& c) {
       refuse(ReplyCode::kAccessRefused,
              "queue name " + in_quotes(name) + " contains reserved prefix 'amq.*'");
   }
+  if (!m.passive) {
+    QueueLimits limits;
+    if (auto error = parse_queue_limits(m.arguments, name, limits)) refuse(ReplyCode::kPreconditionFailed, *error);
+  }
   std::shared_ptr<Queue> q;
   if (m.passive) {
     q = usable_queue(c, name);
+    c.broker.queue_used(*q);
   } else if ((q = c.broker.find_queue(name))) {
     q = usable_queue(c, name);
     check_equivalent(*q, m);
+    c.broker.queue_used(*q);
   } else {
     auto limit = c.broker.options().max_queues;
     if (limit && c.broker.queue_count() >= limit)
@@ -397,10 +403,15 @@ void basic_publish(Context& c) {
       refuse(ReplyCode::kAccessRefused,
              "cannot publish to internal exchange " + in_quotes(m.exchange) + " in vhost '/'");
   }
+  auto expiration = expiration_of(c.command.properties);
+  if (!expiration.valid())
+    refuse(ReplyCode::kPreconditionFailed, "invalid expiration " + in_quotes(*expiration.text) +
+                                               ": not a whole number of milliseconds from 0 to " +
+                                               std::to_string(kMaxExpiryMs));
   auto rewritten = rewrite_reply_to(c, c.command.properties);
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
   if (c.ch().confirm) ++c.ch().publish_seq;
-  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body);
+  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body, PublishDetails{.message_ttl = expiration.ttl});
   if (!outcome.routed && !outcome.refused && m.mandatory) {
     // Unroutable and mandatory: back to the publisher (before its confirm).
     // The body is still ours.
@@ -420,6 +431,7 @@ void basic_get(Context& c) {
   auto& m = c.method<BasicGet>();
   check_name("queue", m.queue);
   auto q = usable_queue(c, m.queue);
+  c.broker.queue_used(*q);
   auto taken = c.broker.take_ready(*q);
   if (!taken) {
     c.reply(BasicGetEmpty{});
@@ -466,29 +478,39 @@ void redispatch(Context& c, const std::vector<Unacked>& settled) {
     for (auto& [tag, consumer] : c.ch().consumers) c.broker.dispatch(*consumer->queue);
 }
 
-void settle(Context& c, std::uint64_t tag, bool multiple, bool requeue) {
+enum class Settlement : std::uint8_t { kAck, kRequeue, kReject };
+
+void settle(Context& c, std::uint64_t tag, bool multiple, Settlement how) {
   auto taken = take_unacked(c, tag, multiple);
-  if (requeue) {
+  if (how == Settlement::kRequeue) {
     c.broker.requeue(taken);
   } else {
-    for (const auto& u : taken) c.broker.settled_from(*u.queue, *u.entry.message);
+    for (auto& u : taken) {
+      // Rejected without requeue: dead-lettered, unless its queue is gone.
+      if (how == Settlement::kReject && !u.queue->deleted())
+        c.broker.discard(*u.queue, std::move(u.entry), DeathReason::kRejected);
+      else
+        c.broker.settled_from(*u.queue, *u.entry.message);
+    }
   }
   redispatch(c, taken);
 }
 
+Settlement nack_settlement(bool requeue) { return requeue ? Settlement::kRequeue : Settlement::kReject; }
+
 void basic_ack(Context& c) {
   auto& m = c.method<BasicAck>();
-  settle(c, m.delivery_tag, m.multiple, false);
+  settle(c, m.delivery_tag, m.multiple, Settlement::kAck);
 }
 
 void basic_nack(Context& c) {
   auto& m = c.method<BasicNack>();
-  settle(c, m.delivery_tag, m.multiple, m.requeue);
+  settle(c, m.delivery_tag, m.multiple, nack_settlement(m.requeue));
 }
 
 void basic_reject(Context& c) {
   auto& m = c.method<BasicReject>();
-  settle(c, m.delivery_tag, false, m.requeue);
+  settle(c, m.delivery_tag, false, nack_settlement(m.requeue));
 }
 
 void basic_recover(Context& c) {

@@ -145,6 +145,9 @@ void BrokerCore::restore_definitions(const FieldTable& definitions) {
   for (const auto& v : rows(definitions, "queues")) {
     const auto& row = as_row(v);
     const auto& name = field<std::string>(row, "name");
+    QueueLimits limits;
+    if (auto error = parse_queue_limits(field<FieldTable>(row, "arguments"), name, limits))
+      log_.write(LogLevel::kWarning, "definitions file", *error + " (ignored)");  // written before the check existed
     if (!find_queue(name))
       declare_queue(name, QueueFlags{true, false, field<bool>(row, "auto_delete"), field<FieldTable>(row, "arguments")},
                     nullptr);
@@ -164,6 +167,7 @@ void BrokerCore::restore_definitions(const FieldTable& definitions) {
 
 void BrokerCore::restore_messages(std::vector<store::RecoveredMessage> recovered) {
   std::set<std::string> gone;  // queues the journal owes messages to that no longer exist
+  now_ = Clock::now();
   for (auto& r : recovered) {
     auto m = std::make_shared<StoredMessage>();
     m->exchange = std::move(r.exchange);
@@ -176,15 +180,27 @@ void BrokerCore::restore_messages(std::vector<store::RecoveredMessage> recovered
     m->journal_id = r.id;
     m->charge(&message_bytes_);
     r.body = std::string();  // one copy at a time
+    // TTLs count from now: the clock the expiry was set on did not survive.
+    std::optional<std::chrono::milliseconds> ttl;
+    try {
+      ttl = expiration_of(m->properties).ttl;
+    } catch (const ProtocolError&) {
+    }
     for (const auto& [name, redelivered] : r.queues) {
       auto q = find_queue(name);
-      if (q && q->kept_on_disk()) q->push(m, redelivered);
+      if (q && q->kept_on_disk()) q->push(m, expiry_of(*q, ttl), redelivered);
       else gone.insert(name);
     }
   }
   for (const auto& name : gone) {
     journal_->drop_queue(name);
     journal_dirty_ = true;
+  }
+  // Limits hold from the start (messages unacked at shutdown come back as
+  // ready, and may overflow); dead letters go out on the loop's first turn.
+  for (const auto& [name, q] : queues_) {
+    if (q->limits().overflow == Overflow::kDropHead && q->limits().has_length_limit()) drop_overflow(*q);
+    schedule_expiry(*q);
   }
 }
 

@@ -13,6 +13,7 @@ void Queue::requeue(std::vector<QueueEntry> entries) {
   auto pos = ready_.begin();
   for (auto& e : entries) {
     e.redelivered = true;
+    ready_bytes_ += e.message->body_size;
     pos = std::upper_bound(pos, ready_.end(), e.seq, [](std::uint64_t s, const QueueEntry& q) { return s < q.seq; });
     pos = ready_.insert(pos, std::move(e));
     ++pos;
@@ -22,6 +23,7 @@ void Queue::requeue(std::vector<QueueEntry> entries) {
 std::size_t Queue::purge() {
   std::size_t n = ready_.size();
   ready_.clear();
+  ready_bytes_ = 0;
   return n;
 }
 

@@ -1,8 +1,11 @@
 // Queue: a named FIFO of messages with its consumers. Messages keep a
 // per-queue sequence number so requeued messages return to their original
-// place, ahead of everything published after them.
+// place, ahead of everything published after them. The queue knows its
+// limits (queue_limits.hpp) and keeps the counts they are checked against;
+// BrokerCore enforces them.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -12,9 +15,13 @@
 
 #include <zmq.hpp>
 
+#include "queue_limits.hpp"
 #include "warren/field_value.hpp"
 
 namespace warren::detail {
+
+using Clock = std::chrono::steady_clock;
+inline constexpr Clock::time_point kNever = Clock::time_point::max();
 
 class Exchange;
 class Session;
@@ -60,10 +67,14 @@ struct StoredMessage {
   bool pageable = false;
 };
 
+// A message's place in one queue. The expiry is per queue (queues have
+// their own TTLs), fixed when the message is enqueued and kept on requeue.
 struct QueueEntry {
   std::shared_ptr<StoredMessage> message;
   std::uint64_t seq = 0;
   bool redelivered = false;
+  std::uint32_t deliveries = 0;     // handed to a consumer or basic.get this many times
+  Clock::time_point expires = kNever;
 };
 
 struct QueueFlags {
@@ -73,13 +84,18 @@ struct QueueFlags {
   FieldTable arguments{};
 };
 
-class Queue {
+class Queue : public std::enable_shared_from_this<Queue> {
  public:
+  // Arguments the broker knows but finds invalid are ignored here: the
+  // command handlers refuse them before a queue is made.
   Queue(std::string name, QueueFlags flags, Session* owner)
-      : name_(std::move(name)), flags_(std::move(flags)), owner_(owner) {}
+      : name_(std::move(name)), flags_(std::move(flags)), owner_(owner) {
+    parse_queue_limits(flags_.arguments, name_, limits_);
+  }
 
   const std::string& name() const { return name_; }
   const QueueFlags& flags() const { return flags_; }
+  const QueueLimits& limits() const { return limits_; }
   Session* owner() const { return owner_; }  // non-null for exclusive queues
   bool deleted() const { return deleted_; }
   void mark_deleted() { deleted_ = true; }
@@ -89,15 +105,26 @@ class Queue {
   bool kept_on_disk() const { return flags_.durable && !flags_.exclusive; }
 
   std::size_t ready_count() const { return ready_.size(); }
+  std::uint64_t ready_bytes() const { return ready_bytes_; }  // body bytes of the ready messages
   const std::deque<QueueEntry>& ready() const { return ready_; }
   bool empty() const { return ready_.empty(); }
-  void push(std::shared_ptr<StoredMessage> message, bool redelivered = false) {
-    ready_.push_back(QueueEntry{std::move(message), next_seq_++, redelivered});
+  const QueueEntry& front() const { return ready_.front(); }
+  void push(std::shared_ptr<StoredMessage> message, Clock::time_point expires, bool redelivered = false) {
+    ready_bytes_ += message->body_size;
+    ready_.push_back(QueueEntry{std::move(message), next_seq_++, redelivered, 0, expires});
   }
   QueueEntry pop() {
     QueueEntry e = std::move(ready_.front());
     ready_.pop_front();
+    ready_bytes_ -= e.message->body_size;
     return e;
+  }
+  // Over x-max-length or x-max-length-bytes, counting ready messages only
+  // (as RabbitMQ does), with `extra_bytes` more in one more message if
+  // `extra` is true.
+  bool over_limit(bool extra = false, std::uint64_t extra_bytes = 0) const {
+    return (limits_.max_length && ready_.size() + extra > *limits_.max_length) ||
+           (limits_.max_length_bytes && ready_bytes_ + extra_bytes > *limits_.max_length_bytes);
   }
   // Puts messages back in sequence order, marked redelivered.
   void requeue(std::vector<QueueEntry> entries);
@@ -123,13 +150,22 @@ class Queue {
   // The publish that last reached this queue: one copy per publish, however
   // many routes lead here.
   std::uint64_t route_mark = 0;
+  // x-expires: when the queue was last used (declared, consumed from by
+  // basic.get, left by its last consumer).
+  Clock::time_point last_used = Clock::now();
+  // BrokerCore's timers for this queue: the earliest pending one of each
+  // kind (kNever: none), so a check is scheduled only when it is earlier.
+  Clock::time_point expiry_check = kNever;
+  Clock::time_point idle_check = kNever;
 
  private:
   std::string name_;
   QueueFlags flags_;
+  QueueLimits limits_;
   Session* owner_;
   bool deleted_ = false;
   std::deque<QueueEntry> ready_;
+  std::uint64_t ready_bytes_ = 0;
   std::uint64_t next_seq_ = 0;
   std::vector<Consumer*> consumers_;
   std::size_t cursor_ = 0;

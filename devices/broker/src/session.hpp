@@ -16,8 +16,6 @@
 
 namespace warren::detail {
 
-using Clock = std::chrono::steady_clock;
-
 struct Consumer : std::enable_shared_from_this<Consumer> {
   std::string tag;
   std::shared_ptr<Queue> queue;
