@@ -5,6 +5,7 @@
 // wait for the broker to act, with deadlines.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -806,6 +807,45 @@ TEST_F(QueueLimitsDurableTest, DurableQueueWithExpiresIsRestoredAndExpiresAgain)
   // "brief" existed at the shutdown, so it was restored; idle again, it goes.
   EXPECT_TRUE(wait_until([&] { return !exists(ch, "brief"); }));
   EXPECT_TRUE(exists(ch, "long"));
+}
+
+TEST_F(QueueLimitsDurableTest, ShutdownDoesNotCountAsDeliveries) {
+  {
+    // Two connections, each holding one message unacked and each with a
+    // consumer ready for more. Shutdown releases them one after the other:
+    // the first one's message must not go to the other (a delivery that
+    // would use up its limit of 1, and kill it as the other closes).
+    std::vector<Connection> conns;
+    for (int i = 0; i < 2; ++i) conns.push_back(connect());
+    std::vector<Channel> holders, ready;
+    int held = 0;
+    for (auto& conn : conns) {
+      holders.push_back(conn.channel());
+      holders.back().basic_qos(1);
+    }
+    holders[0].queue_declare("q", {.durable = true, .arguments = {{"x-delivery-limit", 1}}});
+    for (auto& h : holders) h.basic_consume("q", [&](const Message&) { ++held; });
+    holders[0].confirm_select();
+    holders[0].basic_publish("", "q", "a", persistent());
+    holders[0].basic_publish("", "q", "b", persistent());
+    ASSERT_TRUE(holders[0].wait_for_confirms(5s));
+    ASSERT_TRUE(wait_until([&] {
+      for (auto& conn : conns) conn.process_events(1ms);
+      return held == 2;
+    }));
+    for (auto& conn : conns) {
+      ready.push_back(conn.channel());
+      ready.back().basic_consume("q", [](const Message&) {});
+    }
+    where_ = endpoint();
+    broker_.reset();
+  }
+  ASSERT_TRUE(restart());
+  auto conn = connect();
+  auto ch = conn.channel();
+  auto left = drain(ch, "q");
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"a", "b"}));
 }
 
 }  // namespace

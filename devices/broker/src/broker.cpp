@@ -663,6 +663,7 @@ std::size_t BrokerCore::purge_queue(Queue& q) {
 }
 
 void BrokerCore::dispatch(Queue& q) {
+  if (stopping_) return;  // a message requeued by one closing connection must not go to the next
   drop_expired(q);
   while (!q.empty() && !q.consumers().empty()) {
     const auto& consumers = q.consumers();
@@ -885,6 +886,7 @@ void BrokerCore::shutdown() {
     flush_confirms();
     flush_blocked();
   }
+  stopping_ = true;
   for (auto& [id, s] : sessions_) {
     if (s->dead || s->closing) continue;
     send(*s, 0, protocol::ConnectionClose{320, "CONNECTION_FORCED - broker shutdown"});

@@ -244,6 +244,7 @@ class BrokerCore {
   std::vector<Queue*> targets_;  // scratch for publish()
   std::priority_queue<QueueTimer, std::vector<QueueTimer>, std::greater<>> timers_;
   std::vector<DeadLetter> dead_letters_;  // republished after each command and timer run
+  bool stopping_ = false;  // shutdown(): channels are released, no more deliveries
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};
