@@ -5,14 +5,19 @@
 # 1 consumer, auto-ack) and zmq-proxy-baseline with the same size and count,
 # stops warrend, and prints a table with both figures and their ratio.
 #
-# usage: bench/run.sh [--full] [--fanout] [--rpc] [BUILD_DIR]
+# usage: bench/run.sh [--full] [--fanout] [--rpc] [--durable] [BUILD_DIR]
 #   BUILD_DIR  where the build is (default: ./build next to bench/); needs the
 #              targets warrend, warren-perf and zmq-proxy-baseline
 #   --full     also manual ack (prefetch 100), 1 KiB and 16 KiB bodies
 #   --fanout   a fanout exchange to 1, 10 and 100 queues, one consumer each
 #   --rpc      RPC round trips, direct reply-to and reply queue, beside a bare
 #              REQ -> ROUTER/DEALER proxy -> REP; one call at a time, then 50
-#   With --fanout or --rpc alone, only those sections run; add --full for all.
+#   --durable  persistent 100 B messages with publisher confirms (window 1000)
+#              into a durable queue with no consumer (a backlog), then its
+#              drain with auto-ack and with an ack per message; warrend's data
+#              directory is a scratch directory, fsync before confirm
+#   With --fanout, --rpc or --durable alone, only those sections run; add
+#   --full for all.
 # environment: COUNT (default 1000000 messages), SIZE (default 100 bytes),
 #   FANOUT_DELIVERIES (default 2000000 per fanout run), RPC_COUNT (default
 #   20000 calls one at a time; 10 times as many with 50 outstanding)
@@ -23,13 +28,15 @@ set -euo pipefail
 full=0
 fanout=0
 rpc=0
+durable=0
 build=""
 for arg in "$@"; do
   case "$arg" in
     --full) full=1 ;;
     --fanout) fanout=1 ;;
     --rpc) rpc=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --durable) durable=1 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build=$arg ;;
   esac
 done
@@ -66,7 +73,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # warrend picks the port (tcp://127.0.0.1:*) and prints the endpoint it bound.
-"$warrend" --endpoint 'tcp://127.0.0.1:*' --log-level warning \
+"$warrend" --endpoint 'tcp://127.0.0.1:*' --log-level warning --no-pubsub --data-dir "$tmp/data" \
   >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
 warrend_pid=$!
 pids+=("$warrend_pid")
@@ -184,10 +191,39 @@ rpc_scenario() {
   return 0
 }
 
+# durable_scenario COUNT: a confirmed persistent backlog, then two drains.
+durable_rows=()
+durable_row() {
+  local name=$1 line=$2 rate
+  rate=$(json rate <<<"$line")
+  durable_rows+=("$(printf '%-40s %10.0f' "$name" "$rate")")
+}
+durable_scenario() {
+  local n=$1 line
+  local common=(--endpoint "$endpoint" --size "$size" --count "$n" --persistent --queue perf-durable --json)
+  local drains=("auto-ack" "--manual-ack --prefetch 100")
+  for drain in "${drains[@]}"; do
+    echo "== durable backlog, $size B x $n, then drain ($drain)" >&2
+    run_tool "$tmp/durable.json" "$tmp/durable.err" \
+      "$perf" "${common[@]}" --producers 1 --consumers 0 --confirm 1000 --keep-queue ||
+      { status=1; cat "$tmp/durable.err" >&2; }
+    line=$(cat "$tmp/durable.json")
+    [[ -n $line ]] && durable_row "publish backlog, confirm window 1000" "$line"
+    local flags=()
+    [[ $drain != auto-ack ]] && read -r -a flags <<<"$drain"
+    run_tool "$tmp/durable.json" "$tmp/durable.err" \
+      "$perf" "${common[@]}" --producers 0 --consumers 1 --no-purge "${flags[@]}" ||
+      { status=1; cat "$tmp/durable.err" >&2; }
+    line=$(cat "$tmp/durable.json")
+    kill -0 "$warrend_pid" 2>/dev/null || die "warrend died: $(cat "$tmp/warrend.err")"
+    [[ -n $line ]] && durable_row "drain, $drain" "$line"
+  done
+}
+
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "machine: $(nproc) cores, $cpu, load $load; warrend on $endpoint" >&2
-if ((full || !(fanout || rpc))); then
+if ((full || !(fanout || rpc || durable))); then
   scenario "$size" "$count" auto
 fi
 if ((full)); then
@@ -197,6 +233,9 @@ if ((full)); then
 fi
 if ((fanout)); then
   for queues in 1 10 100; do fanout_scenario "$queues"; done
+fi
+if ((durable || full)); then
+  durable_scenario "$count"
 fi
 if ((rpc)); then
   rpc_scenario 1 "$rpc_count"
@@ -219,5 +258,10 @@ if ((${#rpc_rows[@]})); then
     scenario reply conc calls/s "p50 us" "p99 us" "p99.9 us" lost
   printf '%s\n' "${rpc_rows[@]}"
   echo "(RPC, $size B each way, 1 client, 1 server; latency is the round trip)"
+fi
+if ((${#durable_rows[@]})); then
+  printf '\n%-40s %10s\n' "durable scenario" msg/s
+  printf '%s\n' "${durable_rows[@]}"
+  echo "(persistent $size B messages, durable queue, fsync before confirm; publish counts to the last confirm)"
 fi
 exit "$status"
