@@ -32,8 +32,9 @@ std::vector<Announcement> read_roster(Channel& channel) {
     if (name == row.end() || !name->second.is<std::string>()) continue;
     const auto& queue = name->second.as<std::string>();
     if (queue.rfind(prefix, 0) != 0) continue;
-    // Normally one message; two for a moment while a minion replaces its
-    // announcement. Take the newest, give them all back.
+    // Normally one message; more for a moment while a minion replaces its
+    // announcement (or after another master gave them back). Take the
+    // newest, give them all back.
     std::optional<Announcement> newest;
     std::vector<std::uint64_t> tags;
     for (int i = 0; i < 8; ++i) {

@@ -115,13 +115,23 @@ void Minion::announce(Channel& channel, bool running) {
                  .interval_ms = options_.announce_interval.count(),
                  .running = running,
                  .version = kVersionString};
-  // The queue holds the last announcement only: a last-value queue, kept by
-  // purging before each publish (see docs/remote-execution.md).
-  channel.queue_purge(presence_queue_);
+  // The queue keeps the last announcement only (a last-value queue): publish
+  // the new one, then take the older ones from the head. Never purge first:
+  // a minion killed between purge and publish would vanish from the roster.
   Properties p;
   p.content_type = kContentType;
   p.delivery_mode = kPersistent;
   channel.basic_publish("", presence_queue_, encode_announcement(a), p);
+  auto ready = channel.queue_declare(presence_queue_, {.passive = true}).message_count;
+  for (std::uint32_t i = 1; i < ready; ++i) {
+    auto old = channel.basic_get(presence_queue_, false);
+    if (!old) break;
+    if (old->message_count == 0) {  // a master holds the others for a moment: keep this one
+      channel.basic_reject(old->delivery_tag, true);
+      break;
+    }
+    channel.basic_ack(old->delivery_tag);
+  }
 }
 
 void Minion::on_job(const Message& m) {
