@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 #include <stdexcept>
@@ -30,11 +31,11 @@ std::string os_release(const std::string& key) {
 
 std::int64_t mem_total_mib() {
   std::ifstream in("/proc/meminfo");
-  std::string name;
-  std::int64_t kib = 0;
-  std::string unit;
-  while (in >> name >> kib >> unit)
-    if (name == "MemTotal:") return kib / 1024;
+  std::string line;
+  while (std::getline(in, line)) {  // "MemTotal:       24684060 kB"
+    long long kib = 0;
+    if (std::sscanf(line.c_str(), "MemTotal: %lld", &kib) == 1) return kib / 1024;
+  }
   return 0;
 }
 
