@@ -122,7 +122,9 @@ void channel_open(Context& c) {
                                          std::to_string(c.session.max_channels));
   if (c.session.channels.contains(n))
     refuse(ReplyCode::kChannelError, "second 'channel.open' seen for channel " + std::to_string(n));
-  c.session.channels[n].number = n;
+  auto& ch = c.session.channels[n];
+  ch.number = n;
+  ch.max_unacked = c.broker.options().max_unacked_per_channel;
   c.reply(ChannelOpenOk{});
 }
 
@@ -363,6 +365,8 @@ void basic_consume(Context& c) {
     refuse(ReplyCode::kNotAllowed, "attempt to reuse consumer tag " + in_quotes(tag));
   if ((m.exclusive && !q->consumers().empty()) || q->has_exclusive_consumer())
     refuse(ReplyCode::kAccessRefused, "queue " + in_quotes(m.queue) + " in vhost '/' in exclusive use");
+  if (auto limit = c.broker.options().max_consumers_per_channel; limit && c.ch().consumers.size() >= limit)
+    refuse(ReplyCode::kNotAllowed, "consumer limit (" + std::to_string(limit) + ") per channel is reached");
   auto consumer = std::make_shared<Consumer>();
   consumer->tag = tag;
   consumer->queue = q;
@@ -431,6 +435,9 @@ void basic_get(Context& c) {
   auto& m = c.method<BasicGet>();
   check_name("queue", m.queue);
   auto q = usable_queue(c, m.queue);
+  if (!m.no_ack && c.ch().max_unacked && c.ch().unacked.size() >= c.ch().max_unacked)
+    refuse(ReplyCode::kPreconditionFailed,
+           "unacked limit (" + std::to_string(c.ch().max_unacked) + ") per channel is reached: ack first");
   c.broker.queue_used(*q);
   auto taken = c.broker.take_ready(*q);
   if (!taken) {

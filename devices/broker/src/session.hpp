@@ -111,6 +111,7 @@ struct ChannelSession {
   UnackedList unacked;
   std::uint16_t prefetch_count = 0;   // for consumers started from now on
   std::uint16_t global_prefetch = 0;  // shared by the channel's consumers
+  std::uint32_t max_unacked = 0;      // the broker's cap (max_unacked_per_channel), 0: none
   std::map<std::string, std::shared_ptr<Consumer>, std::less<>> consumers;
   // Direct reply-to: the consumer of the pseudo queue amq.rabbitmq.reply-to
   // and the token that addresses this channel (empty when none).
@@ -126,6 +127,7 @@ struct ChannelSession {
   bool may_deliver(const Consumer& c) const {
     if (c.no_ack) return true;
     if (c.prefetch && c.unacked >= c.prefetch) return false;
+    if (max_unacked && unacked.size() >= max_unacked) return false;
     return !global_prefetch || unacked.size() < global_prefetch;
   }
 };

@@ -112,6 +112,10 @@ po::options_description settings_options(Settings& s) {
        "connections at once (more are refused, 530); 0: no limit")
       ("max-queues", po::value(&s.broker.max_queues)->default_value(s.broker.max_queues),
        "queues at once (more are refused, 406); 0: no limit")
+      ("max-consumers-per-channel", po::value(&s.broker.max_consumers_per_channel)->default_value(s.broker.max_consumers_per_channel),
+       "consumers on one channel (more are refused, 530); 0: no limit")
+      ("max-unacked-per-channel", po::value(&s.broker.max_unacked_per_channel)->default_value(s.broker.max_unacked_per_channel),
+       "unacked deliveries one channel may hold (consumers wait, basic.get is refused with 406); 0: no limit")
       ("log-level", po::value(&s.level)->default_value(s.level), "debug, info, warning, error or off")
       ("log-format", po::value(&s.log_format)->default_value(s.log_format),
        "text (time level subject: details) or json (one object per line)")
@@ -178,6 +182,8 @@ void print_config(const Settings& s) {
             << "max-channels = " << s.broker.max_channels << "\n"
             << "max-connections = " << s.broker.max_connections << "\n"
             << "max-queues = " << s.broker.max_queues << "\n"
+            << "max-consumers-per-channel = " << s.broker.max_consumers_per_channel << "\n"
+            << "max-unacked-per-channel = " << s.broker.max_unacked_per_channel << "\n"
             << "log-level = " << s.level << "\n"
             << "log-format = " << s.log_format << "\n"
             << "log-file = " << s.log_file << "\n"

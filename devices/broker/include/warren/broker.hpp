@@ -36,6 +36,10 @@ struct BrokerOptions {
   std::uint16_t max_channels = 2047;                   // per connection
   std::uint32_t max_connections = 0;  // more: connection.open refused, 530 NOT_ALLOWED; 0: no limit
   std::uint32_t max_queues = 0;       // more: queue.declare refused, 406; 0: no limit
+  std::uint32_t max_consumers_per_channel = 0;  // more: basic.consume refused, 530 NOT_ALLOWED; 0: no limit
+  // A channel never holds more unacked deliveries than this: its consumers
+  // wait (as at a prefetch limit) and basic.get is refused (406). 0: no limit.
+  std::uint32_t max_unacked_per_channel = 0;
   // Where durable exchanges, queues and bindings and persistent messages
   // are kept (docs/journal.md); created if missing, and locked: a second
   // broker on the same directory is refused. Empty: nowhere, so durable
