@@ -29,16 +29,8 @@ class DurabilityTest : public BrokerTest {
   // directory and endpoint.
   bool restart() {
     if (broker_) where_ = endpoint();
-    std::string where = where_;
     broker_.reset();
-    return wait_until([&] {
-      try {
-        start_broker(with_store(quiet_broker(where)));
-        return true;
-      } catch (const std::runtime_error&) {
-        return false;
-      }
-    });
+    return start_broker_again(with_store(quiet_broker(where_)));
   }
   // Every message now in `queue`, by basic_get (acked as they come).
   std::vector<Message> drain(Channel& ch, const std::string& queue) {
@@ -320,14 +312,7 @@ TEST_F(DurabilityTest, ABacklogLargerThanTheMemoryLimitIsPagedAndDrains) {
     where_ = endpoint();
   }
   broker_.reset();
-  ASSERT_TRUE(wait_until([&] {
-    try {
-      start_broker(limited(where_));
-      return true;
-    } catch (const std::runtime_error&) {
-      return false;
-    }
-  }));
+  ASSERT_TRUE(start_broker_again(limited(where_)));
   auto conn = connect();
   auto ch = conn.channel();
   EXPECT_LT(overview(ch, "message_bytes"), static_cast<std::int64_t>(kLimit));  // recovery paged too

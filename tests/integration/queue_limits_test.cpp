@@ -671,16 +671,8 @@ class QueueLimitsDurableTest : public QueueLimitsTest {
   }
   bool restart() {
     if (broker_) where_ = endpoint();
-    std::string where = where_;
     broker_.reset();
-    return wait_until([&] {
-      try {
-        start_broker(with_store(quiet_broker(where)));
-        return true;
-      } catch (const std::runtime_error&) {
-        return false;
-      }
-    });
+    return start_broker_again(with_store(quiet_broker(where_)));
   }
   TempDir data_;
   std::string where_;

@@ -48,10 +48,12 @@ class BrokerTest : public ::testing::Test {
   // Starts an (empty) broker on `where` after the previous one stopped. The
   // old socket releases the port in the background, so this retries until
   // bound or the deadline; returns whether it got the port.
-  bool start_broker_again(const std::string& where) {
+  bool start_broker_again(const std::string& where) { return start_broker_again(quiet_broker(where)); }
+  // The same with any options (their endpoint names the old one's address).
+  bool start_broker_again(const BrokerOptions& options) {
     return wait_until([&] {
       try {
-        start_broker(quiet_broker(where));
+        start_broker(options);
         return true;
       } catch (const std::runtime_error&) {
         return false;
