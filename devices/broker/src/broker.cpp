@@ -24,6 +24,17 @@ std::string peer_address(zmq::message_t& frame) {
     return "local";  // inproc and ipc carry no peer address
   }
 }
+
+// The user a connection acts as: the User-Id its ZAP handler gave it (CURVE
+// connections), or "guest" where no handler authenticated it.
+std::string connection_user(zmq::message_t& frame) {
+  try {
+    const char* user = frame.gets("User-Id");
+    return user && *user ? user : "guest";
+  } catch (const zmq::error_t&) {
+    return "guest";
+  }
+}
 }  // namespace
 
 BrokerCore::BrokerCore(BrokerOptions options)
@@ -226,7 +237,7 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
       send_to_stranger(identity, protocol::ConnectionClose{505, "expected connection.open first"});
       return;
     }
-    auto created = std::make_unique<Session>(identity, peer_address(header));
+    auto created = std::make_unique<Session>(identity, peer_address(header), connection_user(header));
     session = created.get();
     sessions_.emplace(identity, std::move(created));
     connection_count_.fetch_add(1, std::memory_order_relaxed);

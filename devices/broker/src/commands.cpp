@@ -100,7 +100,8 @@ void connection_open(Context& c) {
   c.reply(ok);
   if (c.broker.memory_blocked()) c.reply(ConnectionBlocked{c.broker.memory_blocked_reason()});
   c.broker.log().write(LogLevel::kInfo, "connection opened",
-                       "peer=" + c.session.peer() + " heartbeat=" + std::to_string(heartbeat) + "ms");
+                       "peer=" + c.session.peer() + " user=" + c.session.user() +
+                           " heartbeat=" + std::to_string(heartbeat) + "ms");
 }
 
 void connection_close(Context& c) {

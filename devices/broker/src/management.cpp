@@ -119,6 +119,7 @@ FieldTable BrokerCore::management(std::string_view what) {
     for (const auto& [id, s] : sessions_) {
       if (s->closing || s->dead) continue;
       rows.push_back(FieldTable{{"peer", s->peer()},
+                                {"user", s->user()},
                                 {"channels", count(s->channels.size())},
                                 {"heartbeat_ms", FieldValue(static_cast<long long>(s->heartbeat.count()))},
                                 {"connected_ms", FieldValue(static_cast<long long>(ms_since(s->opened_at)))}});

@@ -134,10 +134,13 @@ struct ChannelSession {
 
 class Session {
  public:
-  Session(std::string identity, std::string peer) : identity_(std::move(identity)), peer_(std::move(peer)) {}
+  Session(std::string identity, std::string peer, std::string user)
+      : identity_(std::move(identity)), peer_(std::move(peer)), user_(std::move(user)) {}
 
   const std::string& identity() const { return identity_; }
   const std::string& peer() const { return peer_; }
+  // Who the connection acts as: the ZAP handler's User-Id, else "guest".
+  const std::string& user() const { return user_; }
 
   std::chrono::milliseconds heartbeat{0};
   std::uint16_t max_channels = 0;
@@ -156,6 +159,7 @@ class Session {
  private:
   std::string identity_;
   std::string peer_;
+  std::string user_;
 };
 
 }  // namespace warren::detail
