@@ -719,6 +719,7 @@ std::size_t ConnectionCore::run_posted() {
 
 bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::size_t* dispatched) {
   std::size_t total = 0;
+  bool looked = false;  // read the socket at least once, even with no time to wait
   for (;;) {
     total += run_posted();
     total += dispatch_pending();
@@ -726,7 +727,17 @@ bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::siz
       if (dispatched) *dispatched = total;
       return true;
     }
-    if ((once && total > 0) || Clock::now() >= deadline) break;
+    if (once && total > 0) break;
+    if (Clock::now() >= deadline) {
+      if (looked) break;
+      // A deadline already past (process_events(0ms), a poll from the
+      // application's own loop) still takes what has arrived.
+      looked = true;
+      Lock lk(mu_);
+      if (!closed_) read_available_locked();
+      continue;
+    }
+    looked = true;
     Lock lk(mu_);
     if (closed_) {
       if (!recoverable_locked()) throw_closed_locked();

@@ -220,6 +220,20 @@ TEST_F(BasicTest, CancelStopsDeliveries) {
   ch.basic_cancel("unknown-tag");
 }
 
+// An application polling from its own loop with a zero timeout must still
+// get what has arrived (the heartbeat, 3 s here, never reads for it).
+TEST_F(BasicTest, ProcessEventsWithZeroTimeoutDelivers) {
+  auto conn = connect();
+  auto ch = conn.channel();
+  ch.queue_declare("poll");
+  int got = 0;
+  ch.basic_consume("poll", [&](const Message&) { ++got; }, {.auto_ack = true});
+  for (int i = 0; i < 3; ++i) ch.basic_publish("", "poll", "x");
+  const auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (got < 3 && std::chrono::steady_clock::now() < deadline) conn.process_events(0ms);
+  EXPECT_EQ(got, 3);
+}
+
 TEST_F(BasicTest, ManualAckWithPrefetchLimitsUnacked) {
   auto conn = connect();
   auto ch = conn.channel();
