@@ -8,7 +8,9 @@
 # usage: bench/load.sh [--heaptrack] [--build DIR] [warren-load flags...]
 #   --heaptrack  run warrend under heaptrack (Debian's package) and print its
 #                summary: peak heap and the bytes still allocated at exit
-#                (leaked). Much slower: give warren-load a shorter load.
+#                (leaked), and keep its recording as ./warrend-heaptrack.zst
+#                for heaptrack_print or heaptrack_gui. Much slower: give
+#                warren-load a shorter load.
 #   --build DIR  where the build is (default: ./build next to bench/)
 #   Other flags go to warren-load (see warren-load --help); its defaults are
 #   1,000 connections, 10,000 queues, 100,000 messages in flight, 300 s.
@@ -24,7 +26,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --heaptrack) heaptrack=1 ;;
     --build) build=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift
@@ -92,5 +94,7 @@ if [[ $heaptrack == 1 ]]; then
   echo "leaks by call site, largest first (heaptrack_print -l):"
   heaptrack_print -f "$report" -l 1 2>/dev/null | sed -n '/^MEMORY LEAKS/,$p' |
     grep -E '^[0-9.]+[KMG]?B? leaked|^ *warren::' | head -20 || true
+  cp "$report" "./warrend-heaptrack.${report##*.}"
+  echo "recording kept as ./warrend-heaptrack.${report##*.}"
 fi
 exit "$status"

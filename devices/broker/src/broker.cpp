@@ -16,6 +16,10 @@ constexpr std::size_t kBatch = 1024;  // commands read per loop turn before time
 constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
 constexpr std::uint64_t kFrameSlack = 64 * 1024;  // header room above max_message_size
 
+// ZeroMQ's read batch (ZMQ_IN_BATCH_SIZE, 8192 by default): bodies smaller
+// than this may be slices of a shared receive buffer.
+constexpr std::size_t kZmqReadBatch = 8192;
+
 std::string peer_address(zmq::message_t& frame) {
   try {
     const char* addr = frame.gets("Peer-Address");
@@ -530,6 +534,14 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     if (q->limits().overflow == Overflow::kDropHead && q->limits().has_length_limit()) drop_overflow(*q);
     schedule_expiry(*q);
   }
+  // ZeroMQ receives small frames into one 8 KiB buffer per read and hands
+  // them out as slices of it, and a slice keeps the whole buffer alive. A
+  // 100-byte message that waits in a queue or for its ack would so hold
+  // 8 KiB (seen under bench/load.sh: 13 KB of heap per message in flight).
+  // A message that stays therefore gets a buffer of its own; one delivered
+  // and settled at once (auto-ack) is never copied.
+  if (message.use_count() > 1 && message->body_size < kZmqReadBatch && !message->paged)
+    message->body = zmq::message_t(message->body.data(), message->body.size());
   return outcome;
 }
 
