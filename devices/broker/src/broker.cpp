@@ -750,7 +750,10 @@ std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Que
 void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   ChannelSession& ch = *c.channel;
   StoredMessage& m = *entry.message;
-  protocol::BasicDeliver d{c.tag, 0, entry.redelivered, m.exchange, m.routing_key};
+  // Built in place as the Method send() takes: its strings are copied once.
+  protocol::Method method{std::in_place_type<protocol::BasicDeliver>, c.tag, std::uint64_t{0}, entry.redelivered,
+                          m.exchange, m.routing_key};
+  auto& d = std::get<protocol::BasicDeliver>(method);
   auto message = entry.message;  // keeps the body alive while sending
   if (c.no_ack) {
     d.delivery_tag = ch.next_delivery_tag++;
@@ -759,7 +762,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
     delivered_from(*c.queue, m);
     d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), c.shared_from_this());
   }
-  send(*c.session, ch.number, d, m.properties, &m.body);
+  send(*c.session, ch.number, method, m.properties, &m.body);
   delivered_.fetch_add(1, std::memory_order_relaxed);
   ++c.queue->delivered;
 }

@@ -82,6 +82,8 @@ class UnackedList {
     slot.unacked = Unacked{};
   }
   std::deque<Slot>::iterator find(std::uint64_t tag) {
+    // Acks mostly come in delivery order: the oldest first.
+    if (!slots_.empty() && slots_.front().tag == tag) return slots_.front().live ? slots_.begin() : slots_.end();
     auto it = std::lower_bound(slots_.begin(), slots_.end(), tag,
                                [](const Slot& s, std::uint64_t t) { return s.tag < t; });
     return it != slots_.end() && it->tag == tag && it->live ? it : slots_.end();
