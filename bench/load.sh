@@ -57,6 +57,7 @@ trap 'exit 130' INT TERM
 # A thousand connections need a thousand descriptors in warrend.
 ulimit -n "$(ulimit -Hn)"
 broker=("$warrend" --endpoint 'tcp://127.0.0.1:*' --log-level warning --no-pubsub --data-dir "")
+: >"$tmp/warrend.out"  # exists before the first look at it
 [[ $heaptrack == 1 ]] && broker=(heaptrack -o "$tmp/warrend" "${broker[@]}")
 "${broker[@]}" >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
 warrend_pid=$!
