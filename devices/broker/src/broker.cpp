@@ -117,49 +117,53 @@ void BrokerCore::run() {
 }
 
 void BrokerCore::loop() {
-  auto next_sweep = Clock::now();
-  while (!stop_requested_.load()) {
-    auto now = Clock::now();
-    now_ = now;
-    if (now >= next_sweep) {
-      sample_rates(now);
-      sweep_heartbeats(now);
-      reap();
-      auto interval = std::chrono::milliseconds(250);
-      for (auto& [id, s] : sessions_)
-        if (s->heartbeat.count() > 0) interval = std::min(interval, std::max(s->heartbeat / 4, std::chrono::milliseconds(5)));
-      next_sweep = now + interval;
-    }
-    run_timers();
-    flush_dead_letters();
-    auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep - now);
-    if (!timers_.empty())
-      wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(timers_.top().at - now));
-    if (!blocked_.empty()) wait = std::min<std::chrono::milliseconds>(wait, kBlockedRetry);
-    // Work left by the last turn's reap (dead letters, journal records): now.
-    if (journal_dirty_ || !dead_letters_.empty()) wait = std::chrono::milliseconds(0);
-    zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
-                               {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
-                               {nullptr, journal_ ? journal_->notify_fd() : -1, ZMQ_POLLIN, 0}};
-    try {
-      zmq::poll(items, journal_ ? 3 : 2, std::max(wait, std::chrono::milliseconds(0)));
-    } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) continue;
-      log_.write(LogLevel::kError, "poll failed", e.what());
-      return;
-    }
-    if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
-    if (journal_ && (items[2].revents & ZMQ_POLLIN)) journal_->clear_notify();
-    if (items[0].revents & ZMQ_POLLIN) {
-      now_ = Clock::now();
-      receive_batch();
-    }
-    flush_dead_letters();
-    flush_confirms();  // commits this turn's journal records (group commit)
-    if (!blocked_.empty()) flush_blocked();
-    check_memory();
+  while (!stop_requested_.load())
+    if (!turn(std::nullopt)) return;
+}
+
+bool BrokerCore::turn(std::optional<std::chrono::milliseconds> max_wait) {
+  auto now = Clock::now();
+  now_ = now;
+  if (now >= next_sweep_) {
+    sample_rates(now);
+    sweep_heartbeats(now);
     reap();
+    auto interval = std::chrono::milliseconds(250);
+    for (auto& [id, s] : sessions_)
+      if (s->heartbeat.count() > 0) interval = std::min(interval, std::max(s->heartbeat / 4, std::chrono::milliseconds(5)));
+    next_sweep_ = now + interval;
   }
+  run_timers();
+  flush_dead_letters();
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(next_sweep_ - now);
+  if (!timers_.empty())
+    wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(timers_.top().at - now));
+  if (!blocked_.empty()) wait = std::min<std::chrono::milliseconds>(wait, kBlockedRetry);
+  // Work left by the last turn's reap (dead letters, journal records): now.
+  if (journal_dirty_ || !dead_letters_.empty()) wait = std::chrono::milliseconds(0);
+  if (max_wait) wait = std::min(wait, *max_wait);
+  zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
+                             {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
+                             {nullptr, journal_ ? journal_->notify_fd() : -1, ZMQ_POLLIN, 0}};
+  try {
+    zmq::poll(items, journal_ ? 3 : 2, std::max(wait, std::chrono::milliseconds(0)));
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return true;
+    log_.write(LogLevel::kError, "poll failed", e.what());
+    return false;
+  }
+  if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
+  if (journal_ && (items[2].revents & ZMQ_POLLIN)) journal_->clear_notify();
+  if (items[0].revents & ZMQ_POLLIN) {
+    now_ = Clock::now();
+    receive_batch();
+  }
+  flush_dead_letters();
+  flush_confirms();  // commits this turn's journal records (group commit)
+  if (!blocked_.empty()) flush_blocked();
+  check_memory();
+  reap();
+  return true;
 }
 
 void BrokerCore::sample_rates(Clock::time_point now) {

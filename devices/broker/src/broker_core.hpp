@@ -98,6 +98,14 @@ class BrokerCore {
 
   const std::string& endpoint() const { return endpoint_; }
   void run();
+  // One turn of the event loop: timers, then the commands that have arrived
+  // (waiting for them at most `max_wait`, or until the next timer when
+  // nullopt), then the work they left. False if polling failed. run() is
+  // turns until stop(), then shutdown(); the fuzz harness drives turns itself.
+  bool turn(std::optional<std::chrono::milliseconds> max_wait);
+  // Tells every open connection the broker is going (320), releases their
+  // channels and empties the broker. run() ends with it.
+  void shutdown();
   void start();
   void join();
   void stop() noexcept;
@@ -188,7 +196,6 @@ class BrokerCore {
   void flush_blocked();
   void sweep_heartbeats(Clock::time_point now);
   void reap();
-  void shutdown();
   bool try_send(Session& s, std::vector<zmq::message_t>& frames);
   void send_to_stranger(const std::string& identity, const protocol::Method& method);
   void drain_wakeup() noexcept;
@@ -235,6 +242,7 @@ class BrokerCore {
   StringMap<ReplyRoute> reply_routes_;
   std::uint64_t route_epoch_ = 0;
   Clock::time_point now_ = Clock::now();  // read once per loop turn
+  Clock::time_point next_sweep_ = Clock::now();  // heartbeats, reaping, rates
   Clock::time_point started_at_ = Clock::now();
   // Publish and deliver rates (msg/s), sampled about once a second.
   void sample_rates(Clock::time_point now);
