@@ -8,7 +8,7 @@
 //   bits 0-1: the peer (3 is peer 0 again)
 //   bits 2-3: how many frames follow (0-3)
 //   bit  4:   reconnect the peer first (close its socket, connect a new one
-//             with the same identity)
+//             with the same identity); at most 32 times per input
 //   bit  5:   run no broker turn after this step (commands pile up)
 // and its frames, each a little-endian u16 length and that many bytes. After
 // each step the broker runs a turn and the peers' inboxes are drained; every
@@ -39,6 +39,7 @@ zmq::context_t& context() {
   return *ctx;
 }
 
+constexpr std::size_t kMaxReconnects = 32;  // per input
 constexpr std::array<std::string_view, 3> kIdentities = {"alpha", "beta", "alpha"};
 
 zmq::socket_t connect_peer(const std::string& endpoint, std::string_view identity) {
@@ -95,12 +96,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::array<zmq::socket_t, 3> peers;
   for (std::size_t i = 0; i < peers.size(); ++i) peers[i] = connect_peer(core->endpoint(), kIdentities[i]);
 
-  std::size_t i = 1;
+  std::size_t i = 1, reconnects = 0;
   while (i < size) {
     std::uint8_t control = data[i++];
     auto& peer = peers[(control & 3) % 3];
     std::size_t frames = (control >> 2) & 3;
-    if (control & 0x10) {
+    // Bounded: closed sockets are reaped by ZeroMQ in the background, and an
+    // input of a thousand reconnects would exhaust sockets and descriptors.
+    if ((control & 0x10) && reconnects++ < kMaxReconnects) {
       peer.close();
       peer = connect_peer(core->endpoint(), kIdentities[(control & 3) % 3]);
     }
