@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 #include <zmq.hpp>
@@ -85,8 +86,13 @@ class RawPeer {
   // Connects a fresh DEALER to `endpoint`. Receives give up after `timeout`.
   RawPeer(zmq::context_t& context, const std::string& endpoint,
           std::chrono::milliseconds timeout = std::chrono::seconds(5))
+      : RawPeer(context, endpoint, std::string_view(), timeout) {}
+  // The same with a chosen routing id (ZMQ_ROUTING_ID); empty: ZeroMQ's own.
+  RawPeer(zmq::context_t& context, const std::string& endpoint, std::string_view routing_id,
+          std::chrono::milliseconds timeout = std::chrono::seconds(5))
       : socket_(context, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    if (!routing_id.empty()) socket_.set(zmq::sockopt::routing_id, zmq::buffer(routing_id.data(), routing_id.size()));
     set_timeout(timeout);
     socket_.connect(endpoint);
   }
