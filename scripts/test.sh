@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs the whole test suite twice: a normal
 # build (with the install test) and an AddressSanitizer + UBSan build; then
-# each libFuzzer target for a short time over its seed corpus
-# (docs/security.md, "Fuzzing").
+# the concurrency tests under ThreadSanitizer, and each libFuzzer target for a
+# short time over its seed corpus (docs/security.md, "Fuzzing").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -16,6 +16,15 @@ echo "== build and test with AddressSanitizer and UndefinedBehaviorSanitizer"
 BUILD_DIR=build-asan BUILD_TYPE=Debug ./scripts/build.sh -DWARREN_SANITIZE=ON -DWARREN_BUILD_BENCH=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest -j"$jobs" --output-on-failure --timeout 300 -LE install)
+echo "== build and test the concurrency tests with ThreadSanitizer"
+# Only the tests labelled for it are built (tests/CMakeLists.txt, WARREN_TSAN_TESTS).
+tsan_start=$(date +%s)
+BUILD_DIR=build-tsan TARGETS=tsan_tests ./scripts/build.sh -DWARREN_TSAN=ON \
+  -DWARREN_BUILD_EXAMPLES=OFF -DWARREN_BUILD_BENCH=OFF
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
+(cd build-tsan && ctest -j"$jobs" --output-on-failure --timeout 300)
+echo "== ThreadSanitizer step took $(( $(date +%s) - tsan_start )) s"
+
 echo "== fuzz each libFuzzer target for ${FUZZ_SECONDS:=30} s (clang, ASan + UBSan)"
 fuzz_start=$(date +%s)
 fuzz_targets="protocol broker journal"
