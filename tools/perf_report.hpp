@@ -155,6 +155,7 @@ struct Summary {
   int producers = 1;
   int consumers = 1;
   std::size_t size = 0;
+  std::size_t size_max = 0;  // above size: each body's size was drawn from [size, size_max]
   std::string ack = "auto";  // "auto" or "manual"
   unsigned prefetch = 0;
   // Routing (warren-perf --exchange): every message sent reaches `routes`
@@ -176,6 +177,7 @@ struct Summary {
   unsigned confirm = 0;
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
+  std::uint64_t received_bytes = 0;  // body bytes received; 0: not counted (size x received)
   double send_seconds = 0;     // start to the last publish
   double receive_seconds = 0;  // start to the last delivery
   LatencyHistogram latency;    // publish-to-deliver (an RPC run: the round trip), ns
@@ -198,7 +200,15 @@ struct Summary {
   // The throughput of the run: what consumers got, or what producers sent
   // when there are no consumers.
   double rate() const { return consumers > 0 ? receive_rate() : send_rate(); }
-  double megabytes_per_second() const { return rate() * static_cast<double>(size) / 1e6; }
+  bool size_range() const { return size_max > size; }
+  // Bytes per message: the mean of what was received, else of the range.
+  double mean_size() const {
+    if (received > 0 && received_bytes > 0)
+      return static_cast<double>(received_bytes) / static_cast<double>(received);
+    return size_range() ? (static_cast<double>(size) + static_cast<double>(size_max)) / 2
+                        : static_cast<double>(size);
+  }
+  double megabytes_per_second() const { return rate() * mean_size() / 1e6; }
   bool ok() const { return errors.empty() && lost() == 0; }
 };
 
@@ -240,6 +250,13 @@ inline void print_live(std::FILE* out, const Sample& s) {
   std::fflush(out);
 }
 
+// "100 B", or "16-65536 B" for a range of sizes.
+inline std::string size_text(const Summary& s) {
+  return (s.size_range() ? std::to_string(s.size) + "-" + std::to_string(s.size_max)
+                         : std::to_string(s.size)) +
+         " B";
+}
+
 // "summary: warren, 1p/1c, 100 B, auto-ack, tcp://127.0.0.1:5673, end: complete", or for an
 // RPC run "summary: warren-rpc, 1 client(s) x 50 call(s) / 1 server(s) (prefetch 100), ...",
 // and a line on the routing when there is an exchange.
@@ -249,9 +266,10 @@ inline void print_heading(std::FILE* out, const Summary& s) {
     std::fprintf(out, "%d client(s) x %u call(s) / %d server(s)", s.producers, s.concurrency,
                  s.consumers);
     if (s.prefetch > 0) std::fprintf(out, " (prefetch %u)", s.prefetch);
-    std::fprintf(out, ", %zu B, %s", s.size, s.reply.c_str());
+    std::fprintf(out, ", %s, %s", size_text(s).c_str(), s.reply.c_str());
   } else {
-    std::fprintf(out, "%dp/%dc, %zu B, %s-ack", s.producers, s.consumers, s.size, s.ack.c_str());
+    std::fprintf(out, "%dp/%dc, %s, %s-ack", s.producers, s.consumers, size_text(s).c_str(),
+                 s.ack.c_str());
     if (s.ack == "manual") std::fprintf(out, " (prefetch %u)", s.prefetch);
   }
   if (s.persistent) std::fprintf(out, ", persistent");
@@ -326,7 +344,9 @@ inline void print_json(std::FILE* out, const Summary& s) {
   std::fprintf(out, "],\"errors\":[");
   for (std::size_t i = 0; i < s.errors.size(); ++i)
     std::fprintf(out, "%s\"%s\"", i ? "," : "", json_escape(s.errors[i]).c_str());
-  std::fprintf(out, "],\"persistent\":%s,\"confirm\":%u}\n", s.persistent ? "true" : "false", s.confirm);
+  std::fprintf(out, "],\"persistent\":%s,\"confirm\":%u,\"size_max\":%zu,\"mean_size\":%.1f}\n",
+               s.persistent ? "true" : "false", s.confirm, std::max(s.size, s.size_max),
+               s.mean_size());
   std::fflush(out);
 }
 
