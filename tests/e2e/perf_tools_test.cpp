@@ -1,6 +1,13 @@
-// End to end: warren-perf's message size ranges and their report.
+// End to end: warren-perf's message size ranges and their report, and the
+// usage and connection errors of amqp-perf (bench/compare), which shares
+// warren-perf's flags. amqp-perf is built only when librabbitmq is
+// installed; its tests skip otherwise. They need no RabbitMQ.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -12,6 +19,7 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kWarrenPerf = std::string(TOOLS_DIR) + "/warren-perf";
+const std::string kAmqpPerf = std::string(BENCH_DIR) + "/amqp-perf";
 
 // The number stored under "key" in a JSON line, if any.
 std::optional<double> number_at(const std::string& line, const std::string& key) {
@@ -72,6 +80,48 @@ TEST(WarrenPerf, SizeRangeInTheTextSummary) {
 TEST(WarrenPerf, BadSizesAreUsageErrors) {
   for (const char* size : {"7", "100-50", "abc", "10-", "-10", "1-2-3", "99999999999999"})
     EXPECT_EQ(exit_status({kWarrenPerf, "--embedded", "-s", size, "-C", "10"}), 2) << size;
+}
+
+bool amqp_perf_built() { return std::filesystem::exists(kAmqpPerf); }
+
+TEST(AmqpPerf, UsageErrorsExitWithTwo) {
+  if (!amqp_perf_built()) GTEST_SKIP() << "amqp-perf not built (librabbitmq-dev missing)";
+  EXPECT_EQ(exit_status({kAmqpPerf, "--endpoint", "tcp://127.0.0.1:5672", "-C", "10"}), 2);
+  EXPECT_EQ(exit_status({kAmqpPerf, "-s", "4", "-C", "10"}), 2);
+  EXPECT_EQ(exit_status({kAmqpPerf, "--embedded", "-C", "10"}), 2);  // warren-perf only
+  EXPECT_EQ(exit_status({kAmqpPerf, "--rpc", "--persistent", "-C", "10"}), 2);
+  EXPECT_EQ(exit_status({kAmqpPerf, "--help"}), 0);
+}
+
+// A port on 127.0.0.1 where nothing listens: bound, never listened on.
+class UnusedPort {
+ public:
+  UnusedPort() : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      throw std::runtime_error("cannot bind a port");
+    port_ = ntohs(a.sin_port);
+  }
+  ~UnusedPort() { ::close(fd_); }
+  UnusedPort(const UnusedPort&) = delete;
+  UnusedPort& operator=(const UnusedPort&) = delete;
+  int port() const { return port_; }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+TEST(AmqpPerf, NoBrokerIsAnErrorNotAHang) {
+  if (!amqp_perf_built()) GTEST_SKIP() << "amqp-perf not built (librabbitmq-dev missing)";
+  UnusedPort port;
+  auto endpoint = "amqp://guest:guest@127.0.0.1:" + std::to_string(port.port());
+  EXPECT_EQ(exit_status({kAmqpPerf, "--endpoint", endpoint, "-C", "10"}), 1);
+  EXPECT_EQ(exit_status({kAmqpPerf, "--endpoint", endpoint, "--rpc", "-C", "10"}), 1);
 }
 
 }  // namespace
