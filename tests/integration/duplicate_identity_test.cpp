@@ -154,6 +154,9 @@ TEST_F(DuplicateIdentityTest, ManySequentialConnectionsReusingIdentities) {
   declare(reader, "reuse");
   int refused = 0;
   for (int i = 0; i < kConnections; ++i) {
+    // The reader says it is alive: on a loaded machine this loop can take
+    // longer than 3 of the broker's heartbeat intervals.
+    reader.send({protocol::encode(0, protocol::Heartbeat{})});
     auto peer = open_as("reused-" + std::to_string(i % 3), &refused);
     ASSERT_TRUE(peer) << "connection " << i << " never opened";
     ASSERT_TRUE(peer->open_channel(1)) << "connection " << i;
