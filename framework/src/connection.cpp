@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
 #include <stdexcept>
 
 #include "connection_core.hpp"
@@ -50,6 +52,12 @@ void ConnectionCore::connect_socket() {
   socket_.set(zmq::sockopt::sndhwm, 100000);
   socket_.set(zmq::sockopt::rcvhwm, 100000);
   try {
+    apply_curve_client(socket_, options_.curve);
+  } catch (const Error& e) {
+    throw ConnectionError(e.code(), e.text());
+  }
+  start_handshake_monitor();
+  try {
     socket_.connect(endpoint_);
   } catch (const zmq::error_t& e) {
     throw ConnectionError(ReplyCode::kConnectionForced, "cannot connect to " + endpoint_ + ": " + e.what());
@@ -60,7 +68,73 @@ void ConnectionCore::connect_socket() {
   close_ok_received_ = false;
 }
 
+void ConnectionCore::start_handshake_monitor() {
+  static std::atomic<std::uint64_t> counter{0};
+  std::string address = "inproc://warren-handshake-" + std::to_string(++counter);
+  stop_handshake_monitor();
+  if (zmq_socket_monitor(socket_.handle(), address.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0)
+    throw ConnectionError(ReplyCode::kInternalError, std::string("zmq_socket_monitor: ") + zmq_strerror(zmq_errno()));
+  monitor_ = zmq::socket_t(options_.context ? *options_.context : default_context(), zmq::socket_type::pair);
+  monitor_.set(zmq::sockopt::linger, 0);
+  monitor_.connect(address);
+}
+
+void ConnectionCore::stop_handshake_monitor() noexcept {
+  if (!monitor_.handle()) return;
+  if (socket_.handle()) zmq_socket_monitor(socket_.handle(), nullptr, 0);
+  monitor_.close();
+}
+
+void ConnectionCore::read_handshake_events_locked() {
+  while (monitor_.handle() && !closed_) {
+    zmq::message_t event, address;
+    if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
+    if (event.more()) (void)monitor_.recv(address, zmq::recv_flags::none);
+    if (event.size() < 6) continue;
+    std::uint16_t id;
+    std::uint32_t value;
+    std::memcpy(&id, event.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+    const bool curve = options_.curve.enabled();
+    std::string at = " (broker " + endpoint_ + ")";
+    switch (id) {
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED: stop_handshake_monitor(); return;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        fail_locked(ReplyCode::kAccessRefused,
+                    "CURVE authentication refused" + at + ", ZAP status " + std::to_string(value) +
+                        ": the broker does not accept this client's public key (an unknown key is recorded as "
+                        "pending until an operator accepts it with warren-keys)",
+                    false);
+        return;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        fail_locked(ReplyCode::kAccessRefused,
+                    value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                        ? std::string(curve ? "the broker does not use CURVE but this client does"
+                                            : "the broker requires CURVE (set ConnectionOptions::curve)") + at
+                        : "handshake failed" + at + ": ZMTP protocol error " + std::to_string(value),
+                    false);
+        return;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        // Without CURVE this is a broker going away mid-handshake: the
+        // connect timeout and recovery handle that.
+        if (curve)
+          fail_locked(ReplyCode::kAccessRefused,
+                      "the broker closed the connection during the CURVE handshake" + at +
+                          ": wrong server public key?",
+                      false);
+        return;
+      default: break;
+    }
+  }
+}
+
 void ConnectionCore::handshake_locked(Clock::time_point deadline) {
+  struct StopMonitor {
+    ConnectionCore* core;
+    ~StopMonitor() { core->stop_handshake_monitor(); }
+  } stop_monitor{this};
   protocol::ConnectionOpen open;
   open.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
   open.max_message_size = options_.max_message_size;
@@ -138,9 +212,11 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
     auto until = deadline;
     if (beating) until = std::min({until, last_send_ + heartbeat_, last_recv_ + 3 * heartbeat_});
     auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::max(until - now, Clock::duration::zero()));
-    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wakeup_fd_, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
+                               {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
     try {
-      zmq::poll(items, 2, wait);
+      zmq::poll(items, monitor_.handle() ? 3 : 2, wait);
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) continue;
       fail_locked(ReplyCode::kConnectionForced, std::string("poll failed: ") + e.what(), false, true);
@@ -148,6 +224,7 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
     }
     if (items[1].revents & ZMQ_POLLIN) drain_wakeup();
     if (items[0].revents & ZMQ_POLLIN) read_available_locked();
+    if (monitor_.handle() && (items[2].revents & ZMQ_POLLIN)) read_handshake_events_locked();
   }
 }
 

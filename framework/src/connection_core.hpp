@@ -146,6 +146,11 @@ class ConnectionCore {
   using Lock = std::unique_lock<std::mutex>;
 
   void connect_socket();
+  // Watches the new socket's handshake (ZeroMQ's socket monitor), so a CURVE
+  // refusal fails the connection at once instead of at connect_timeout.
+  void start_handshake_monitor();
+  void stop_handshake_monitor() noexcept;
+  void read_handshake_events_locked();
   void handshake_locked(Clock::time_point deadline);
   Incoming call_locked(std::uint16_t ch, const protocol::Method& request, protocol::Opcode expected,
                        std::optional<protocol::Opcode> alternative = std::nullopt);
@@ -178,6 +183,7 @@ class ConnectionCore {
   ConnectionOptions options_;
   std::mutex mu_;
   zmq::socket_t socket_;
+  zmq::socket_t monitor_;  // open only while a handshake is in progress
   int wakeup_fd_ = -1;
   std::atomic<bool> stop_requested_{false};
   std::mutex posted_mu_;  // guards posted_ only; never held with mu_

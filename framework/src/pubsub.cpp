@@ -162,6 +162,9 @@ struct Publisher::Impl {
         id(random_id()) {
     socket.set(zmq::sockopt::sndhwm, options.sndhwm);
     socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
+    if (options.bind && options.curve.enabled())
+      throw Error(ReplyCode::kNotImplemented, "a binding Publisher cannot be a CURVE server; use a forwarder with CURVE");
+    apply_curve_client(socket, options.curve);
     if (options.bind) {
       on_socket("bind", endpoint, [&] { socket.bind(endpoint); });
       this->endpoint = socket.get(zmq::sockopt::last_endpoint);
@@ -225,6 +228,7 @@ struct Subscriber::Impl {
         handler(std::move(h)) {
     socket.set(zmq::sockopt::rcvhwm, options.rcvhwm);
     socket.set(zmq::sockopt::linger, 0);
+    apply_curve_client(socket, options.curve);
     wakeup_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeup_fd < 0) throw Error(ReplyCode::kInternalError, "eventfd failed");
     try {

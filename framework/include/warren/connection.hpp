@@ -28,6 +28,7 @@
 #include <string>
 
 #include "warren/channel.hpp"
+#include "warren/curve.hpp"
 #include "warren/field_value.hpp"
 
 namespace zmq {
@@ -54,6 +55,12 @@ struct ConnectionOptions {
   std::uint16_t max_channels = 0;      // 0: accept the broker's limit
   FieldTable client_properties{};
   zmq::context_t* context = nullptr;   // nullptr: warren::default_context()
+  // CURVE (docs/security.md): the broker's public key and this client's key
+  // pair; CurveClientOptions::from_files loads warren-keygen's files. Empty:
+  // plaintext. A broker that refuses the key (not accepted, rejected, wrong
+  // server key, or CURVE on one side only) makes the constructor throw
+  // ConnectionError 403 ACCESS_REFUSED as soon as the handshake fails.
+  CurveClientOptions curve{};
   // Reconnect by itself when the broker is lost, re-open channels and
   // re-declare queues, qos and consumers, retrying with exponential backoff
   // from recovery_interval up to max_recovery_interval.

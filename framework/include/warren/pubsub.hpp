@@ -31,6 +31,7 @@
 #include <string>
 #include <string_view>
 
+#include "warren/curve.hpp"
 #include "warren/properties.hpp"
 
 namespace zmq {
@@ -53,6 +54,10 @@ struct PublisherOptions {
   // How long the destructor lets queued messages leave.
   std::chrono::milliseconds linger{1000};
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
+  // CURVE to a forwarder with CURVE (docs/security.md); connect mode only (a
+  // binding Publisher with it is refused, 540). A key the forwarder does not
+  // accept is recorded as pending there, and nothing published arrives.
+  CurveClientOptions curve{};
 };
 
 // Publisher: a PUB socket. Thread rules: one thread at a time. publish()
@@ -98,6 +103,9 @@ struct SubscriberOptions {
   // Messages queued for this subscriber before ZeroMQ drops (per connection).
   int rcvhwm = 1000;
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
+  // CURVE to a forwarder with CURVE (docs/security.md), for every endpoint
+  // this Subscriber connects to. A refused key receives nothing.
+  CurveClientOptions curve{};
 };
 
 // Subscriber: a SUB socket and the subscriptions on it.
