@@ -50,6 +50,18 @@ BrokerCore::BrokerCore(BrokerOptions options)
   router_.set(zmq::sockopt::rcvhwm, 100000);
   router_.set(zmq::sockopt::linger, 500);
   router_.set(zmq::sockopt::maxmsgsize, static_cast<std::int64_t>(options_.max_message_size + kFrameSlack));
+  if (!options_.curve_secret_key.empty()) {
+    try {
+      curve_ = std::make_unique<CurveServer>(
+          options_.context ? *options_.context : default_context(),
+          CurveServerOptions{options_.curve_secret_key, options_.keys_dir, [this](bool admitted, std::string_view text) {
+                               log_.write(admitted ? LogLevel::kInfo : LogLevel::kWarning, "curve", text);
+                             }});
+    } catch (const Error& e) {
+      throw std::runtime_error("CURVE: " + e.text());
+    }
+    curve_->apply(router_);
+  }
   try {
     router_.bind(options_.endpoint);
   } catch (const zmq::error_t& e) {
@@ -110,7 +122,8 @@ BrokerStats BrokerCore::stats() const {
 }
 
 void BrokerCore::run() {
-  log_.write(LogLevel::kInfo, "broker listening", endpoint_);
+  log_.write(LogLevel::kInfo, "broker listening",
+             curve_ ? endpoint_ + " (CURVE; client keys in " + options_.keys_dir + ")" : endpoint_);
   loop();
   shutdown();
   log_.write(LogLevel::kInfo, "broker stopped", endpoint_);

@@ -22,6 +22,7 @@
 #include "store/files.hpp"
 #include "store/journal.hpp"
 #include "warren/broker.hpp"
+#include "warren/curve.hpp"
 #include "warren/errors.hpp"
 #include "warren/protocol.hpp"
 
@@ -222,6 +223,7 @@ class BrokerCore {
 
   BrokerOptions options_;
   Log log_;
+  std::unique_ptr<CurveServer> curve_;  // outlives router_: its ZAP policy
   zmq::socket_t router_;
   std::string endpoint_;
   int wakeup_fd_ = -1;

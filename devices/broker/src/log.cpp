@@ -65,6 +65,7 @@ void Log::write(LogLevel level, std::string_view subject, std::string_view detai
     line.append(subject);
     if (!details.empty()) line.append(": ").append(details);
   }
+  std::lock_guard lk(mu_);
   sink_(line);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -10,6 +11,8 @@
 
 namespace warren::detail {
 
+// Thread rules: write() is safe from any thread (the loop, and the ZAP
+// handler's thread reporting CURVE decisions); lines never interleave.
 class Log {
  public:
   Log(LogLevel level, std::function<void(std::string_view)> sink, LogFormat format = LogFormat::kText);
@@ -20,6 +23,7 @@ class Log {
   LogLevel level_;
   LogFormat format_;
   std::function<void(std::string_view)> sink_;
+  std::mutex mu_;  // serialises sink_ calls
 };
 
 }  // namespace warren::detail

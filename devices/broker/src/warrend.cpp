@@ -19,6 +19,7 @@
 #include <boost/program_options.hpp>
 
 #include "warren/broker.hpp"
+#include "warren/curve.hpp"
 #include "warren/errors.hpp"
 #include "warren/forwarder.hpp"
 #include "warren/version.hpp"
@@ -83,6 +84,7 @@ struct Settings {
   std::uint32_t sync_interval_ms = 0;
   std::string memory_limit = "40%";
   bool no_pubsub = false;
+  std::string curve_secret_key_file;
   std::string config;
 };
 
@@ -116,6 +118,11 @@ po::options_description settings_options(Settings& s) {
        "consumers on one channel (more are refused, 530); 0: no limit")
       ("max-unacked-per-channel", po::value(&s.broker.max_unacked_per_channel)->default_value(s.broker.max_unacked_per_channel),
        "unacked deliveries one channel may hold (consumers wait, basic.get is refused with 406); 0: no limit")
+      ("curve-secret-key", po::value(&s.curve_secret_key_file)->default_value(s.curve_secret_key_file),
+       "the server's key pair file (NAME.key from warren-keygen): the broker and pub/sub endpoints use "
+       "CURVE and admit only accepted client keys (docs/security.md); empty: plaintext")
+      ("keys-dir", po::value(&s.broker.keys_dir)->default_value(s.broker.keys_dir),
+       "client keys for CURVE: accepted/, pending/, rejected/ (see warren-keys); default <data-dir>/keys")
       ("log-level", po::value(&s.level)->default_value(s.level), "debug, info, warning, error or off")
       ("log-format", po::value(&s.log_format)->default_value(s.log_format),
        "text (time level subject: details) or json (one object per line)")
@@ -184,6 +191,8 @@ void print_config(const Settings& s) {
             << "max-queues = " << s.broker.max_queues << "\n"
             << "max-consumers-per-channel = " << s.broker.max_consumers_per_channel << "\n"
             << "max-unacked-per-channel = " << s.broker.max_unacked_per_channel << "\n"
+            << "curve-secret-key = " << s.curve_secret_key_file << "\n"
+            << "keys-dir = " << s.broker.keys_dir << "\n"
             << "log-level = " << s.level << "\n"
             << "log-format = " << s.log_format << "\n"
             << "log-file = " << s.log_file << "\n"
@@ -224,6 +233,9 @@ int main(int argc, char** argv) {
     if (s.log_format != "text" && s.log_format != "json")
       throw po::validation_error(po::validation_error::invalid_option_value, "log-format", s.log_format);
     s.broker.log_format = s.log_format == "json" ? warren::LogFormat::kJson : warren::LogFormat::kText;
+    if (s.broker.keys_dir.empty() && !s.broker.data_dir.empty()) s.broker.keys_dir = s.broker.data_dir + "/keys";
+    if (!s.curve_secret_key_file.empty() && s.broker.keys_dir.empty())
+      throw po::error("--curve-secret-key needs --keys-dir (or a --data-dir to hold <data-dir>/keys)");
   } catch (const po::error& e) {
     std::cerr << "warrend: " << e.what() << "\n" << all << "\n";
     return 2;
@@ -243,10 +255,25 @@ int main(int argc, char** argv) {
   s.broker.heartbeat = std::chrono::milliseconds(s.heartbeat_ms);
   s.broker.sync_interval = std::chrono::milliseconds(s.sync_interval_ms);
   try {
+    if (!s.curve_secret_key_file.empty()) {
+      auto keys = warren::load_curve_key_pair(s.curve_secret_key_file);
+      s.broker.curve_secret_key = keys.secret_key;
+      s.pubsub.curve.secret_key = keys.secret_key;
+      s.pubsub.curve.keys_dir = s.broker.keys_dir;
+    }
     std::unique_ptr<LogFile> log_file;
     if (!s.log_file.empty()) {
       log_file = std::make_unique<LogFile>(s.log_file);
       s.broker.log_sink = [file = log_file.get()](std::string_view line) { file->write(line); };
+    }
+    if (s.pubsub.curve.enabled() && s.broker.log_level <= warren::LogLevel::kWarning) {
+      auto level = s.broker.log_level;
+      s.pubsub.curve.log = [file = log_file.get(), level](bool admitted, std::string_view text) {
+        if (admitted && level > warren::LogLevel::kInfo) return;
+        std::string line = "pubsub curve: " + std::string(text);
+        if (file) file->write(line);
+        else std::cerr << line + "\n";
+      };
     }
     warren::Broker broker(s.broker);
     // Explicit pub/sub endpoints must bind; the defaults are fixed ports that
@@ -274,6 +301,9 @@ int main(int argc, char** argv) {
                   : s.sync_interval_ms ? ", fsync every " + std::to_string(s.sync_interval_ms) + " ms"
                                        : std::string(", fsync before confirm"))
               << std::endl;
+    if (!s.broker.curve_secret_key.empty())
+      std::cout << "CURVE on, server public key " << warren::curve_public_key_of(s.broker.curve_secret_key)
+                << ", client keys in " << s.broker.keys_dir << std::endl;
     std::cout << "memory limit "
               << (s.broker.memory_limit ? std::to_string(s.broker.memory_limit) + " bytes of messages" : "none")
               << std::endl;

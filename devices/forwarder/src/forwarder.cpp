@@ -42,7 +42,7 @@ std::pair<zmq::socket_type, zmq::socket_type> socket_types(DeviceKind kind) {
   return {zmq::socket_type::xsub, zmq::socket_type::xpub};
 }
 
-void bind(zmq::socket_t& socket, const std::string& endpoint, std::string& bound) {
+void bind_socket(zmq::socket_t& socket, const std::string& endpoint, std::string& bound) {
   try {
     socket.bind(endpoint);
   } catch (const zmq::error_t& e) {
@@ -78,8 +78,13 @@ class ForwarderCore {
     backend_.set(zmq::sockopt::sndhwm, options_.sndhwm);
     backend_.set(zmq::sockopt::rcvhwm, options_.sndhwm);
     if (options_.device == DeviceKind::kQueue) frontend_.set(zmq::sockopt::router_mandatory, 1);
-    bind(frontend_, options_.frontend, frontend_endpoint_);
-    bind(backend_, options_.backend, backend_endpoint_);
+    if (options_.curve.enabled()) {
+      curve_ = std::make_unique<CurveServer>(context_, options_.curve);
+      curve_->apply(frontend_);
+      curve_->apply(backend_);
+    }
+    bind_socket(frontend_, options_.frontend, frontend_endpoint_);
+    bind_socket(backend_, options_.backend, backend_endpoint_);
     wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wakeup_fd_ < 0) throw Error(ReplyCode::kInternalError, "eventfd failed");
   }
@@ -187,6 +192,7 @@ class ForwarderCore {
 
   ForwarderOptions options_;
   zmq::context_t& context_;
+  std::unique_ptr<CurveServer> curve_;  // outlives the sockets: their ZAP policy
   zmq::socket_t frontend_;
   zmq::socket_t backend_;
   std::string frontend_endpoint_;

@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "warren/curve.hpp"
 #include "warren/forwarder.hpp"
 #include "warren/version.hpp"
 
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   options.frontend = "tcp://127.0.0.1:5674";
   options.backend = "tcp://127.0.0.1:5675";
   std::string device = "forwarder";
+  std::string secret_key_file;
   po::options_description desc(
       "warren-forwarder: a ZeroMQ device\n"
       "  forwarder  XSUB frontend (publishers connect) -> XPUB backend (subscribers connect)\n"
@@ -47,12 +49,21 @@ int main(int argc, char** argv) {
       ("rcvhwm", po::value(&options.rcvhwm)->default_value(options.rcvhwm),
        "frontend high-water mark, messages")
       ("sndhwm", po::value(&options.sndhwm)->default_value(options.sndhwm),
-       "backend high-water mark, messages");
+       "backend high-water mark, messages")
+      ("curve-secret-key", po::value(&secret_key_file),
+       "the server's key pair file (NAME.key from warren-keygen): both endpoints use CURVE and "
+       "admit only client keys accepted in --keys-dir (docs/security.md)")
+      ("keys-dir", po::value(&options.curve.keys_dir),
+       "client keys for CURVE: accepted/, pending/, rejected/ (see warren-keys)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
     po::notify(vm);
     options.device = parse_device(device);
+    if (!secret_key_file.empty() && options.curve.keys_dir.empty())
+      throw po::error("--curve-secret-key needs --keys-dir");
+    if (secret_key_file.empty() && !options.curve.keys_dir.empty())
+      throw po::error("--keys-dir needs --curve-secret-key");
   } catch (const po::error& e) {
     std::cerr << "warren-forwarder: " << e.what() << "\n" << desc << "\n";
     return 2;
@@ -66,13 +77,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
+    if (!secret_key_file.empty()) {
+      options.curve.secret_key = warren::load_curve_key_pair(secret_key_file).secret_key;
+      options.curve.log = [](bool, std::string_view text) { std::cerr << "curve: " << text << std::endl; };
+    }
     warren::Forwarder forwarder(options);
     g_device = &forwarder;
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::cout << "warren-forwarder " << warren::kVersionString << " " << device << " frontend "
               << forwarder.frontend_endpoint() << " backend " << forwarder.backend_endpoint()
-              << std::endl;
+              << (options.curve.enabled() ? " (CURVE)" : "") << std::endl;
     forwarder.run();
     g_device = nullptr;
     auto s = forwarder.stats();

@@ -56,6 +56,14 @@ struct BrokerOptions {
   // mode) and every connection is told connection.blocked; consumers keep
   // draining, and below 90 % connection.unblocked follows. 0: no limit.
   std::uint64_t memory_limit = 0;
+  // CURVE (docs/security.md). A secret key (Z85, 40 characters; warrend
+  // reads it from warren-keygen's NAME.key) makes the endpoint a CURVE
+  // server: only clients whose public key is in keys_dir/accepted/ are
+  // admitted, as the user named by the file; an unknown key is recorded in
+  // keys_dir/pending/. keys_dir is required with a secret key and created
+  // if missing. Empty secret key: plaintext, every client is "guest".
+  std::string curve_secret_key{};
+  std::string keys_dir{};
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
   // Receives each formatted log line (no newline). Default: stderr.

@@ -37,6 +37,8 @@
 #include <string>
 #include <thread>
 
+#include "warren/curve.hpp"
+
 namespace zmq {
 class context_t;
 }
@@ -61,6 +63,11 @@ struct ForwarderOptions {
   // nullptr: warren::default_context(). A device with heavy traffic is
   // faster with a context of its own (its own I/O thread).
   zmq::context_t* context = nullptr;
+  // CURVE on both endpoints (docs/security.md), with one ZAP policy: only
+  // publishers and subscribers whose public key is in curve.keys_dir's
+  // accepted/ get through; unknown keys are recorded in pending/. Empty
+  // secret key: plaintext.
+  CurveServerOptions curve{};
 };
 
 // Counters the device keeps; read with Forwarder::stats() from any thread.
@@ -80,7 +87,7 @@ class ForwarderCore;
 class Forwarder {
  public:
   // Binds both sockets. Throws warren::Error (506 RESOURCE_ERROR) naming the
-  // endpoint when a bind fails.
+  // endpoint when a bind fails; CurveServer's errors for bad CURVE options.
   explicit Forwarder(ForwarderOptions options = {});
   ~Forwarder();
   Forwarder(const Forwarder&) = delete;
