@@ -71,6 +71,11 @@ struct ScenarioOptions {
   bool persistent = false;
   unsigned confirm = 0;
   std::string data_dir;  // the embedded broker's (--embedded only)
+  // CURVE (warren-perf only): the broker's NAME.pub and this client's
+  // NAME.key; with --embedded, --curve makes the embedded broker a CURVE
+  // server with keys made for the run.
+  std::string curve_server_key, curve_key;
+  bool curve = false;
 };
 
 // What differs between the tools that share the scenario flags.
@@ -78,7 +83,7 @@ struct ToolInfo {
   const char* program;           // "warren-perf"
   const char* title;             // the first line of --help
   const char* default_endpoint;  // "tcp://127.0.0.1:5673"
-  bool embedded_broker;          // offers --embedded and --data-dir
+  bool embedded_broker;          // offers --embedded, --data-dir and the CURVE flags
 };
 
 // The i-th queue: the --queue name itself when there is one queue, else
@@ -339,7 +344,10 @@ inline std::optional<ScenarioOptions> parse_scenario(const ToolInfo& tool, int a
       ("embedded", po::bool_switch(&o.embedded),
        "start an in-process broker on tcp://127.0.0.1:* and use it")
       ("data-dir", po::value(&o.data_dir),
-       "--embedded: the broker's data directory (default: none, so nothing reaches a disk)");
+       "--embedded: the broker's data directory (default: none, so nothing reaches a disk)")
+      ("curve-server-key", po::value(&o.curve_server_key), "CURVE: the broker's public key file (NAME.pub)")
+      ("curve-key", po::value(&o.curve_key), "CURVE: this client's key pair file (NAME.key from warren-keygen)")
+      ("curve", po::bool_switch(&o.curve), "--embedded: the broker uses CURVE, with keys made for the run");
   desc.add_options()
       ("producers,x", po::value(&o.producers)->default_value(o.producers), "producer connections")
       ("consumers,y", po::value(&o.consumers)->default_value(o.consumers), "consumer connections")
@@ -448,6 +456,10 @@ inline std::optional<ScenarioOptions> parse_scenario(const ToolInfo& tool, int a
                        o.routing_key + "': no queue would receive a message");
   if (routed && !given("consumers")) o.consumers = o.queues;
   if (!o.data_dir.empty() && !o.embedded) return usage_error("--data-dir needs --embedded");
+  if (o.curve_server_key.empty() != o.curve_key.empty())
+    return usage_error("--curve-server-key and --curve-key go together");
+  if (o.curve && !o.embedded) return usage_error("--curve needs --embedded (else use --curve-server-key, --curve-key)");
+  if (o.curve && !o.curve_key.empty()) return usage_error("--curve makes its own keys: no --curve-key");
   if (o.rpc && (o.persistent || o.confirm > 0)) return usage_error("--persistent and --confirm do not apply to --rpc");
   if (!o.rpc && (given("concurrency") || o.reply_queue))
     return usage_error("--concurrency and --reply-queue need --rpc");

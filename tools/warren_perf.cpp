@@ -26,6 +26,8 @@
 // seconds, on an error, or on a second Ctrl-C. The exit status is 1 when
 // messages were lost or a worker failed, 2 on a usage error.
 #include <csignal>
+#include <cstdlib>
+#include <filesystem>
 #include <cstdio>
 #include <deque>
 #include <future>
@@ -50,6 +52,11 @@ using warren::perf::queue_name;
 namespace {
 
 constexpr const char* kProgram = "warren-perf";
+
+// Every connection of the run uses these (set once in main, before workers start).
+warren::CurveClientOptions g_curve;
+
+warren::ConnectionOptions connection_options() { return {.curve = g_curve}; }
 constexpr auto kPumpInterval = std::chrono::milliseconds(500);
 
 // Keeps a finished worker's connection open (and heartbeating) until main
@@ -63,7 +70,7 @@ void producer(Run& run, int id) {
   ReadyGuard ready(run.ready);
   auto& counter = run.sent[static_cast<std::size_t>(id)].value;
   try {
-    warren::Connection connection(run.endpoint);
+    warren::Connection connection(run.endpoint, connection_options());
     auto channel = connection.channel();
     warren::perf::Bodies bodies(o, id);
     warren::Properties properties;
@@ -106,7 +113,7 @@ void consumer(Run& run, int id) {
   std::int64_t last_receive = 0;
   std::uint64_t bytes = 0;
   try {
-    warren::Connection connection(run.endpoint);
+    warren::Connection connection(run.endpoint, connection_options());
     auto channel = connection.channel();
     if (o.manual_ack) channel.basic_qos(static_cast<std::uint16_t>(o.prefetch));
     std::uint64_t n = 0;
@@ -145,7 +152,7 @@ void rpc_server(Run& run, int id) {
   const auto& o = run.options;
   ReadyGuard ready(run.ready);
   try {
-    warren::Connection connection(run.endpoint);
+    warren::Connection connection(run.endpoint, connection_options());
     auto channel = connection.channel();
     warren::RpcServer server(
         channel, o.queue,
@@ -171,7 +178,7 @@ void rpc_client(Run& run, int id) {
   std::int64_t last_receive = 0;
   std::uint64_t bytes = 0;
   try {
-    warren::RpcClient client(run.endpoint, {.direct_reply_to = !o.reply_queue});
+    warren::RpcClient client(run.endpoint, {.connection = connection_options(), .direct_reply_to = !o.reply_queue});
     const auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::duration<double>(o.stall_timeout));
     warren::perf::Bodies bodies(o, id);
@@ -217,7 +224,7 @@ void rpc_client(Run& run, int id) {
 // own, closed at once: an idle connection nobody pumps would not see the
 // broker's heartbeats.
 void prepare(const std::string& endpoint, const PerfOptions& o) {
-  warren::Connection connection(endpoint);
+  warren::Connection connection(endpoint, connection_options());
   auto channel = connection.channel();
   if (o.predeclared) {  // check that they exist (404 if not), and purge
     if (!o.exchange.empty())
@@ -247,7 +254,7 @@ void prepare(const std::string& endpoint, const PerfOptions& o) {
 // Deletes what prepare() declared; deleting a queue deletes its bindings.
 void clean_up(const std::string& endpoint, const PerfOptions& o) {
   // Short: at this point a broker that does not answer is gone.
-  warren::Connection connection(endpoint, {.connect_timeout = std::chrono::seconds(2)});
+  warren::Connection connection(endpoint, {.connect_timeout = std::chrono::seconds(2), .curve = g_curve});
   auto channel = connection.channel();
   const auto start = Clock::now();
   for (int i = 0; i < o.queues; ++i) channel.queue_delete(queue_name(o, i));
@@ -275,23 +282,45 @@ int main(int argc, char** argv) {
   std::unique_ptr<zmq::context_t> broker_context;
   std::unique_ptr<warren::Broker> broker;
   std::string endpoint = o.endpoint;
+  std::string keys_dir;  // --embedded --curve: a scratch keys directory, removed at exit
+  struct RemoveKeys {
+    std::string& dir;
+    ~RemoveKeys() {
+      if (!dir.empty()) std::filesystem::remove_all(dir);
+    }
+  } remove_keys{keys_dir};
   try {
+    if (!o.curve_key.empty()) g_curve = warren::CurveClientOptions::from_files(o.curve_server_key, o.curve_key);
+    std::string server_secret;
+    if (o.curve) {
+      auto server = warren::generate_curve_key_pair();
+      g_curve = {server.public_key, warren::generate_curve_key_pair()};
+      server_secret = server.secret_key;
+      char dir_template[] = "/tmp/warren-perf-keys-XXXXXX";
+      if (!::mkdtemp(dir_template)) throw std::runtime_error("cannot create a keys directory in /tmp");
+      keys_dir = dir_template;
+      warren::KeysDirectory(keys_dir).add(g_curve.client.public_key, "perf");
+    }
     if (o.embedded) {
       broker_context = std::make_unique<zmq::context_t>(1);
       broker = std::make_unique<warren::Broker>(
           warren::BrokerOptions{.endpoint = "tcp://127.0.0.1:*",
                                 .data_dir = o.data_dir,
+                                .curve_secret_key = server_secret,
+                                .keys_dir = keys_dir,
                                 .log_level = warren::LogLevel::kWarning,
                                 .context = broker_context.get()});
       broker->start();
       endpoint = broker->endpoint();
     }
   } catch (const std::exception& e) {
-    std::cerr << "warren-perf: cannot start the embedded broker: " << e.what() << "\n";
+    std::cerr << "warren-perf: cannot start the embedded broker (or load the CURVE keys): " << e.what() << "\n";
     return 1;
   }
 
-  auto summary = warren::perf::describe(o, kProgram, o.embedded ? "warren-embedded" : "warren", endpoint);
+  auto summary = warren::perf::describe(
+      o, kProgram, std::string(o.embedded ? "warren-embedded" : "warren") + (g_curve.enabled() ? "-curve" : ""),
+      endpoint);
 
   try {
     prepare(endpoint, o);

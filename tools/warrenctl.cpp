@@ -101,6 +101,7 @@ void print_rows(const std::vector<warren::FieldTable>& rows, std::vector<std::st
 
 struct Flags {
   std::string endpoint = "tcp://127.0.0.1:5673";
+  std::string curve_server_key, curve_key;  // CURVE: the broker's NAME.pub, our NAME.key
   bool json = false, durable = false, exclusive = false, auto_delete = false, internal = false;
   bool if_unused = false, if_empty = false, requeue = false, persistent = false;
   long count = 1;
@@ -134,10 +135,20 @@ int run(const Flags& f) {
          "exclusive", "auto_delete", "arguments"}}},
       {"list_exchanges", {"exchanges", {"name", "type", "durable", "auto_delete", "internal", "arguments"}}},
       {"list_bindings", {"bindings", {"source", "destination", "destination_kind", "routing_key", "arguments"}}},
-      {"list_connections", {"connections", {"peer", "channels", "heartbeat_ms", "connected_ms"}}},
+      {"list_connections", {"connections", {"peer", "user", "channels", "heartbeat_ms", "connected_ms"}}},
       {"list_consumers",
        {"consumers", {"queue", "consumer_tag", "channel", "peer", "prefetch", "unacked", "ack_mode"}}}};
-  warren::Connection conn(f.endpoint, {.connect_timeout = std::chrono::seconds(5)});
+  warren::ConnectionOptions options{.connect_timeout = std::chrono::seconds(5)};
+  if (!f.curve_server_key.empty() || !f.curve_key.empty()) {
+    if (f.curve_server_key.empty() || f.curve_key.empty())
+      usage("--curve-server-key and --curve-key go together");
+    try {
+      options.curve = warren::CurveClientOptions::from_files(f.curve_server_key, f.curve_key);
+    } catch (const warren::Error& e) {
+      usage(e.text());
+    }
+  }
+  warren::Connection conn(f.endpoint, options);
   auto ch = conn.channel();
   if (verb == "status") {
     auto rows = ch.management_query("overview");
@@ -278,6 +289,8 @@ int main(int argc, char** argv) {
   desc.add_options()
       ("help,h", "show this help")
       ("endpoint,e", po::value(&f.endpoint)->default_value(f.endpoint), "the broker")
+      ("curve-server-key", po::value(&f.curve_server_key), "CURVE: the broker's public key file (NAME.pub)")
+      ("curve-key", po::value(&f.curve_key), "CURVE: this client's key pair file (NAME.key from warren-keygen)")
       ("json", po::bool_switch(&f.json), "print JSON")
       ("durable", po::bool_switch(&f.durable), "declare: durable")
       ("exclusive", po::bool_switch(&f.exclusive), "declare_queue: exclusive")

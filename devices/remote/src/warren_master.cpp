@@ -21,6 +21,7 @@
 #include "job_store.hpp"
 #include "master.hpp"
 #include "output.hpp"
+#include "warren/curve.hpp"
 #include "warren/errors.hpp"
 #include "warren/version.hpp"
 
@@ -39,6 +40,7 @@ struct Settings {
   std::string state_dir;
   double keep_jobs_hours = 24;
   bool allow_remote = false;
+  std::string curve_server_key, curve_key;  // CURVE: the broker's NAME.pub, this NAME.key
 };
 
 po::options_description settings_options(Settings& s) {
@@ -51,8 +53,12 @@ po::options_description settings_options(Settings& s) {
        "$XDG_STATE_HOME/warren/master or ~/.local/state/warren/master)")
       ("keep-jobs", po::value(&s.keep_jobs_hours)->default_value(s.keep_jobs_hours),
        "hours a job's returns stay available to --lookup")
+      ("curve-server-key", po::value(&s.curve_server_key),
+       "CURVE: the broker's public key file (NAME.pub; docs/security.md)")
+      ("curve-key", po::value(&s.curve_key),
+       "CURVE: this master's key pair file (NAME.key from warren-keygen); its key must be accepted by the broker")
       ("allow-remote", po::value(&s.allow_remote)->default_value(false)->implicit_value(true),
-       "use a broker on another host (jobs travel unauthenticated until CURVE: see the docs)");
+       "use a broker on another host (without CURVE jobs travel unauthenticated: see the docs)");
   // clang-format on
   return d;
 }
@@ -105,6 +111,7 @@ int main(int argc, char** argv) {
   Settings s;
   std::string config, tgt_type = "glob", out = "text", lookup, forget;
   double timeout_s = 5;
+  warren::CurveClientOptions curve;
   std::vector<std::string> positional;
   po::options_description general(
       "warren-master: run a function on the minions a target names\n\n"
@@ -166,6 +173,9 @@ int main(int argc, char** argv) {
       throw po::error("endpoint " + s.endpoint + " is not on this machine; set allow-remote only on a network "
                       "you trust (docs/remote-execution.md)");
     if (s.state_dir.empty()) s.state_dir = default_state_dir();
+    if (s.curve_server_key.empty() != s.curve_key.empty())
+      throw po::error("curve-server-key and curve-key go together");
+    if (!s.curve_key.empty()) curve = warren::CurveClientOptions::from_files(s.curve_server_key, s.curve_key);
   } catch (const std::exception& e) {
     std::cerr << "warren-master: " << e.what() << "\n(warren-master --help shows the options)\n";
     return kExitUsage;
@@ -189,7 +199,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    warren::Connection conn(s.endpoint, {.connect_timeout = std::chrono::seconds(5)});
+    warren::Connection conn(s.endpoint, {.connect_timeout = std::chrono::seconds(5), .curve = curve});
     auto ch = conn.channel();
     if (vm.count("list")) return list_status(ch, format);
     if (vm.count("forget")) {

@@ -19,6 +19,7 @@
 #include "endpoint_check.hpp"
 #include "grains.hpp"
 #include "minion.hpp"
+#include "warren/curve.hpp"
 #include "warren/errors.hpp"
 #include "warren/version.hpp"
 
@@ -39,6 +40,7 @@ struct Settings {
   std::uint32_t cmd_timeout_ms = 60000;
   std::size_t cmd_max_output = 64 * 1024;
   bool allow_remote = false;
+  std::string curve_server_key, curve_key;  // CURVE: the broker's NAME.pub, this NAME.key
   bool quiet = false;
 };
 
@@ -63,8 +65,12 @@ po::options_description settings_options(Settings& s) {
        "ms a command may run at most (the job's timeout may be shorter); then its process group is killed")
       ("cmd-max-output", po::value(&s.cmd_max_output)->default_value(s.cmd_max_output),
        "bytes of stdout and of stderr kept, each")
+      ("curve-server-key", po::value(&s.curve_server_key),
+       "CURVE: the broker's public key file (NAME.pub; docs/security.md)")
+      ("curve-key", po::value(&s.curve_key),
+       "CURVE: this minion's key pair file (NAME.key from warren-keygen); its key must be accepted by the broker")
       ("allow-remote", po::value(&s.allow_remote)->default_value(false)->implicit_value(true),
-       "connect to a broker on another host (jobs travel unauthenticated until CURVE: see the docs)")
+       "connect to a broker on another host (without CURVE jobs travel unauthenticated: see the docs)")
       ("quiet,q", po::bool_switch(&s.quiet), "log nothing to stdout");
   // clang-format on
   return d;
@@ -103,8 +109,11 @@ int main(int argc, char** argv) {
     if (!valid_minion_id(s.id)) throw po::error("minion id '" + s.id + "' must be 1-200 characters of [A-Za-z0-9._-]");
     if (!s.allow_remote && !is_local_endpoint(s.endpoint))
       throw po::error("endpoint " + s.endpoint +
-                      " is not on this machine; jobs are not authenticated yet (no CURVE): set allow-remote "
+                      " is not on this machine: set allow-remote (with CURVE keys, or only on a network you trust) "
                       "only on a network you trust (docs/remote-execution.md)");
+    if (s.curve_server_key.empty() != s.curve_key.empty())
+      throw po::error("curve-server-key and curve-key go together");
+    if (!s.curve_key.empty()) options.connection.curve = warren::CurveClientOptions::from_files(s.curve_server_key, s.curve_key);
     options.endpoint = s.endpoint;
     options.id = s.id;
     options.grains = collect_grains(s.id, s.grains);
