@@ -173,6 +173,12 @@ std::vector<FieldTable> Channel::management_query(std::string_view what) {
   return rows;
 }
 
+FieldTable Channel::management_command(std::string_view verb, FieldTable arguments) {
+  auto reply = core_->call(number_, protocol::ManagementCommand{std::string(verb), std::move(arguments)},
+                           Opcode::kManagementCommandOk);
+  return std::move(std::get<protocol::ManagementCommandOk>(reply.method).result);
+}
+
 void Channel::basic_qos(std::uint16_t prefetch_count, bool global) {
   protocol::BasicQos qos{prefetch_count, global};
   core_->call(number_, qos, Opcode::kBasicQosOk);

@@ -61,6 +61,8 @@ BrokerCore::BrokerCore(BrokerOptions options)
       throw std::runtime_error("CURVE: " + e.text());
     }
     curve_->apply(router_);
+  } else if (!options_.zap_domain.empty()) {
+    router_.set(zmq::sockopt::zap_domain, options_.zap_domain);
   }
   try {
     router_.bind(options_.endpoint);
@@ -74,14 +76,24 @@ BrokerCore::BrokerCore(BrokerOptions options)
     declare_exchange(name, type, ExchangeFlags{.durable = true});
   wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeup_fd_ < 0) throw std::runtime_error("eventfd failed");
-  if (!options_.data_dir.empty()) {
-    try {
-      open_store();
-    } catch (...) {
-      ::close(wakeup_fd_);
-      throw;
-    }
+  try {
+    if (!options_.data_dir.empty()) open_store();
+    seed_users();
+  } catch (...) {
+    ::close(wakeup_fd_);
+    throw;
   }
+}
+
+void BrokerCore::seed_users() {
+  if (!options_.users_file.empty()) {
+    apply_users_file(options_.users_file, users_);
+    definitions_changed();
+  }
+  if (users_.enabled())
+    log_.write(LogLevel::kInfo, "permissions on", std::to_string(users_.size()) + " users defined");
+  else
+    log_.write(LogLevel::kInfo, "permissions off", "no users defined: every connection may do everything");
 }
 
 BrokerCore::~BrokerCore() {

@@ -21,6 +21,7 @@
 #include "session.hpp"
 #include "store/files.hpp"
 #include "store/journal.hpp"
+#include "users.hpp"
 #include "warren/broker.hpp"
 #include "warren/curve.hpp"
 #include "warren/errors.hpp"
@@ -186,6 +187,11 @@ class BrokerCore {
   // management.query (management.cpp): rows describing the broker's state.
   // Throws Refusal(404) for an unknown `what`.
   FieldTable management(std::string_view what);
+  // management.command (management.cpp): changes users and permissions.
+  // Throws Refusal (404 unknown verb or user, 406 bad arguments).
+  FieldTable management_command(std::string_view verb, const FieldTable& arguments);
+  // Users and permissions (users.hpp); changed only by management_command.
+  const Users& users() const { return users_; }
   void count_delivered() { ++delivered_; }
   std::size_t connections() const { return sessions_.size(); }
   std::size_t queue_count() const { return queues_.size(); }
@@ -205,6 +211,7 @@ class BrokerCore {
   void check_memory();
   void page_out();
   void open_store();
+  void seed_users();
   void save_definitions();
   void restore_definitions(const FieldTable& definitions);
   void restore_messages(std::vector<store::RecoveredMessage> recovered);
@@ -258,6 +265,7 @@ class BrokerCore {
   std::unordered_set<Session*> blocked_;
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};
+  Users users_;
 
   // The data directory (docs/journal.md): empty data_dir, none of these.
   std::optional<store::DirectoryLock> lock_;

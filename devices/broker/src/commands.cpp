@@ -71,6 +71,67 @@ Exchange& usable_exchange(BrokerCore& broker, std::string_view name) {
   return *x;
 }
 
+// ---- permissions (users.hpp; docs/security.md) ------------------------------------
+
+// The name permissions see for an exchange: the default exchange is "amq.default".
+std::string_view exchange_resource(std::string_view name) { return name.empty() ? "amq.default" : name; }
+
+// 403 unless the connection's user has `access` to the queue or exchange
+// `name`, with RabbitMQ's text. Free while no users are defined.
+void check_access(Context& c, Access access, std::string_view kind, std::string_view name) {
+  const Users& users = c.broker.users();
+  if (!users.enabled() || users.permits(c.session.user(), access, name)) return;
+  refuse(ReplyCode::kAccessRefused, std::string(access_name(access)) + " access to " + std::string(kind) + " " +
+                                        in_quotes(name) + " in vhost '/' refused for user " +
+                                        in_quotes(c.session.user()));
+}
+
+void check_queue_access(Context& c, Access access, std::string_view queue) { check_access(c, access, "queue", queue); }
+
+void check_exchange_access(Context& c, Access access, std::string_view exchange) {
+  check_access(c, access, "exchange", exchange_resource(exchange));
+}
+
+// basic.publish: write on the exchange, remembered per channel until the
+// users change, so a stream of publishes to one exchange costs a compare.
+void check_publish_access(Context& c, std::string_view exchange) {
+  const Users& users = c.broker.users();
+  if (!users.enabled()) return;
+  auto& ch = c.ch();
+  if (ch.write_epoch == users.epoch() && ch.write_exchange == exchange) return;
+  check_exchange_access(c, Access::kWrite, exchange);
+  ch.write_epoch = users.epoch();
+  ch.write_exchange.assign(exchange);
+}
+
+// A tag the user needs for a management command (docs/security.md).
+enum class Needs : std::uint8_t { kMonitoring, kAdministrator };
+
+void check_tag(Context& c, Needs needs, std::string_view what) {
+  const Users& users = c.broker.users();
+  if (!users.enabled()) return;
+  const User* u = users.find(c.session.user());
+  if (u && (needs == Needs::kMonitoring ? u->monitoring() : u->administrator())) return;
+  refuse(ReplyCode::kAccessRefused,
+         std::string(what) + " refused for user " + in_quotes(c.session.user()) + ": it needs the tag " +
+             (needs == Needs::kMonitoring ? "monitoring or administrator" : "administrator"));
+}
+
+// RabbitMQ's validated user-id: a message's user_id, if set, is the
+// connection's user.
+void check_user_id(Context& c, std::string_view raw_properties) {
+  // Key 12 (user_id) contains the byte 0x0c however msgpack encodes it.
+  if (raw_properties.find('\x0c') == std::string_view::npos) return;
+  auto user_id = decode_properties(raw_properties).user_id;
+  if (user_id && *user_id != c.session.user())
+    refuse(ReplyCode::kPreconditionFailed, "user_id property set to " + in_quotes(*user_id) +
+                                               " but authenticated user was " + in_quotes(c.session.user()));
+}
+
+bool loopback(std::string_view peer) {
+  return peer == "local" || peer.starts_with("127.") || peer == "::1" || peer.starts_with("::ffff:127.");
+}
+
 std::uint32_t narrow(std::size_t n) { return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX)); }
 
 std::chrono::milliseconds::rep smaller_nonzero(std::chrono::milliseconds::rep a, std::chrono::milliseconds::rep b) {
@@ -87,6 +148,11 @@ void connection_open(Context& c) {
   const auto& o = c.broker.options();
   if (o.max_connections && c.broker.connections() > o.max_connections)  // this one included
     refuse(ReplyCode::kNotAllowed, "connection limit (" + std::to_string(o.max_connections) + ") is reached");
+  const auto& user = c.session.user();
+  if (user == "guest" && !o.allow_remote_guest && !loopback(c.session.peer()))
+    refuse(ReplyCode::kAccessRefused, "user 'guest' can only connect via localhost");
+  if (c.broker.users().enabled() && !c.broker.users().find(user))
+    refuse(ReplyCode::kAccessRefused, "access refused for user " + in_quotes(user) + ": no such user");
   auto heartbeat = (m.heartbeat_ms == 0 && o.heartbeat.count() == 0) ? 0 : smaller_nonzero(m.heartbeat_ms, o.heartbeat.count());
   c.session.heartbeat = std::chrono::milliseconds(heartbeat);
   c.session.max_channels = static_cast<std::uint16_t>(smaller_nonzero(m.max_channels, o.max_channels));
@@ -174,6 +240,11 @@ void queue_declare(Context& c) {
   if (!m.passive) {
     QueueLimits limits;
     if (auto error = parse_queue_limits(m.arguments, name, limits)) refuse(ReplyCode::kPreconditionFailed, *error);
+    check_queue_access(c, Access::kConfigure, name);
+    if (limits.dead_letter_exchange) {  // as RabbitMQ: dead letters are written there, read from here
+      check_exchange_access(c, Access::kWrite, *limits.dead_letter_exchange);
+      check_queue_access(c, Access::kRead, name);
+    }
   }
   std::shared_ptr<Queue> q;
   if (m.passive) {
@@ -197,6 +268,7 @@ void queue_declare(Context& c) {
 void queue_delete(Context& c) {
   auto& m = c.method<QueueDelete>();
   check_name("queue", m.queue);
+  check_queue_access(c, Access::kConfigure, m.queue);
   if (!c.broker.find_queue(m.queue)) {  // deleting what is not there succeeds, as in RabbitMQ
     c.reply(QueueDeleteOk{0});
     return;
@@ -213,6 +285,7 @@ void queue_delete(Context& c) {
 
 void queue_purge(Context& c) {
   auto& m = c.method<QueuePurge>();
+  check_queue_access(c, Access::kRead, m.queue);
   auto q = usable_queue(c, m.queue);
   c.reply(QueuePurgeOk{narrow(c.broker.purge_queue(*q))});
 }
@@ -234,14 +307,19 @@ void exchange_declare(Context& c) {
     return;
   }
   refuse_default_exchange(m.exchange);
+  check_exchange_access(c, Access::kConfigure, m.exchange);
   if (m.exchange.starts_with("amq."))
     refuse(ReplyCode::kAccessRefused,
            "exchange name " + in_quotes(m.exchange) + " contains reserved prefix 'amq.*'");
   auto type = parse_exchange_type(m.type);
   if (!type) refuse(ReplyCode::kCommandInvalid, "unknown exchange type " + in_quotes(m.type));
   if (auto ae = m.arguments.find("alternate-exchange");
-      ae != m.arguments.end() && !ae->second.is<std::string>())
-    refuse(ReplyCode::kPreconditionFailed, "alternate-exchange must be a string");
+      ae != m.arguments.end()) {
+    if (!ae->second.is<std::string>()) refuse(ReplyCode::kPreconditionFailed, "alternate-exchange must be a string");
+    // As RabbitMQ: unroutable messages are written there, read from here.
+    check_exchange_access(c, Access::kWrite, ae->second.as<std::string>());
+    check_exchange_access(c, Access::kRead, m.exchange);
+  }
   if (Exchange* x = c.broker.find_exchange(m.exchange)) {
     auto mismatch = [&](std::string_view arg, std::string received, std::string current) {
       refuse(ReplyCode::kPreconditionFailed, "inequivalent arg '" + std::string(arg) + "' for exchange " +
@@ -265,6 +343,7 @@ void exchange_delete(Context& c) {
   auto& m = c.method<ExchangeDelete>();
   check_exchange_name(m.exchange);
   refuse_default_exchange(m.exchange);
+  check_exchange_access(c, Access::kConfigure, m.exchange);
   if (m.exchange.starts_with("amq."))
     refuse(ReplyCode::kAccessRefused, "cannot delete exchange " + in_quotes(m.exchange) + ": reserved prefix 'amq.*'");
   Exchange* x = c.broker.find_exchange(m.exchange);
@@ -278,11 +357,8 @@ void exchange_delete(Context& c) {
   c.reply(ExchangeDeleteOk{});
 }
 
-Exchange& binding_source(Context& c, const std::string& name) {
-  check_exchange_name(name);
-  refuse_default_exchange(name);
-  return usable_exchange(c.broker, name);
-}
+// REQUIRES: name checked, not the default exchange.
+Exchange& binding_source(Context& c, const std::string& name) { return usable_exchange(c.broker, name); }
 
 void check_headers_binding(const Exchange& x, const FieldTable& arguments) {
   if (x.type() != ExchangeType::kHeaders) return;
@@ -294,14 +370,24 @@ void check_headers_binding(const Exchange& x, const FieldTable& arguments) {
 template <class M>
 std::pair<Exchange*, Binding> binding_of(Context& c, const M& m) {
   if constexpr (requires { m.queue; }) {
-    Exchange& source = binding_source(c, m.exchange);
+    check_exchange_name(m.exchange);
+    refuse_default_exchange(m.exchange);
     check_name("queue", m.queue);
+    // As RabbitMQ: write on the destination, read on the source, before
+    // either is looked up.
+    check_queue_access(c, Access::kWrite, m.queue);
+    check_exchange_access(c, Access::kRead, m.exchange);
+    Exchange& source = binding_source(c, m.exchange);
     auto q = usable_queue(c, m.queue);
     return {&source, Binding{Destination{.queue = q.get()}, m.routing_key, m.arguments}};
   } else {
-    Exchange& source = binding_source(c, m.source);
+    check_exchange_name(m.source);
+    refuse_default_exchange(m.source);
     check_exchange_name(m.destination);
     refuse_default_exchange(m.destination);
+    check_exchange_access(c, Access::kWrite, m.destination);
+    check_exchange_access(c, Access::kRead, m.source);
+    Exchange& source = binding_source(c, m.source);
     Exchange& destination = usable_exchange(c.broker, m.destination);
     return {&source, Binding{Destination{.exchange = &destination}, m.routing_key, m.arguments}};
   }
@@ -359,6 +445,7 @@ void basic_consume(Context& c) {
   auto& m = c.method<BasicConsume>();
   if (m.queue == kReplyTo) return consume_replies(c, m);
   check_name("queue", m.queue);
+  check_queue_access(c, Access::kRead, m.queue);
   auto q = usable_queue(c, m.queue);
   std::string tag = m.consumer_tag.empty() ? c.broker.generate_name("amq.ctag-") : m.consumer_tag;
   check_name("consumer tag", tag);
@@ -401,8 +488,9 @@ void basic_publish(Context& c) {
                                                " is larger than configured max size " +
                                                std::to_string(c.broker.options().max_message_size));
   Exchange* x = nullptr;
+  if (!m.exchange.empty()) check_name("exchange", m.exchange);
+  check_publish_access(c, m.exchange);
   if (!m.exchange.empty()) {
-    check_name("exchange", m.exchange);
     x = &usable_exchange(c.broker, m.exchange);
     if (x->flags().internal)
       refuse(ReplyCode::kAccessRefused,
@@ -413,6 +501,7 @@ void basic_publish(Context& c) {
     refuse(ReplyCode::kPreconditionFailed, "invalid expiration " + in_quotes(*expiration.text) +
                                                ": not a whole number of milliseconds from 0 to " +
                                                std::to_string(kMaxExpiryMs));
+  check_user_id(c, c.command.properties);
   auto rewritten = rewrite_reply_to(c, c.command.properties);
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
   if (c.ch().confirm) ++c.ch().publish_seq;
@@ -435,6 +524,7 @@ void confirm_select(Context& c) {
 void basic_get(Context& c) {
   auto& m = c.method<BasicGet>();
   check_name("queue", m.queue);
+  check_queue_access(c, Access::kRead, m.queue);
   auto q = usable_queue(c, m.queue);
   if (!m.no_ack && c.ch().max_unacked && c.ch().unacked.size() >= c.ch().max_unacked)
     refuse(ReplyCode::kPreconditionFailed,
@@ -533,7 +623,16 @@ void basic_recover(Context& c) {
 // ---- management -----------------------------------------------------------------
 
 void management_query(Context& c) {
-  c.reply(ManagementQueryOk{c.broker.management(c.method<ManagementQuery>().what)});
+  const auto& what = c.method<ManagementQuery>().what;
+  bool secret = what == "users" || what == "permissions";
+  check_tag(c, secret ? Needs::kAdministrator : Needs::kMonitoring, "management.query " + in_quotes(what));
+  c.reply(ManagementQueryOk{c.broker.management(what)});
+}
+
+void management_command(Context& c) {
+  auto& m = c.method<ManagementCommand>();
+  check_tag(c, Needs::kAdministrator, "management.command " + in_quotes(m.verb));
+  c.reply(ManagementCommandOk{c.broker.management_command(m.verb, m.arguments)});
 }
 
 // ---- the table ----------------------------------------------------------------
@@ -574,6 +673,7 @@ constexpr std::array<Entry, 256> make_table() {
   set(Opcode::kBasicReject, basic_reject, Scope::kChannel);
   set(Opcode::kBasicRecover, basic_recover, Scope::kChannel);
   set(Opcode::kManagementQuery, management_query, Scope::kChannel);
+  set(Opcode::kManagementCommand, management_command, Scope::kChannel);
   return t;
 }
 constexpr auto kTable = make_table();

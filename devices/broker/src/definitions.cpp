@@ -1,6 +1,6 @@
-// The data directory: durable definitions (exchanges, queues, bindings) in
-// one file rewritten atomically on every change, and the message journal
-// (store/journal.hpp). docs/journal.md describes both.
+// The data directory: durable definitions (exchanges, queues, bindings,
+// users and permissions) in one file rewritten atomically on every change,
+// and the message journal (store/journal.hpp). docs/journal.md describes both.
 #include <chrono>
 #include <filesystem>
 #include <set>
@@ -92,7 +92,8 @@ void BrokerCore::definitions_changed() {
 
 // Rows with the columns of management.query (docs/protocol.md), for what is
 // kept: durable exchanges other than the predeclared amq.*, durable
-// non-exclusive queues, and bindings whose two ends are both kept.
+// non-exclusive queues, bindings whose two ends are both kept; and every
+// user and its permissions.
 void BrokerCore::save_definitions() {
   FieldArray exchanges, queues, bindings;
   for (const auto& [name, x] : exchanges_) {
@@ -122,7 +123,9 @@ void BrokerCore::save_definitions() {
   FieldTable definitions{{"version", FieldValue(static_cast<long long>(kDefinitionsVersion))},
                          {"exchanges", std::move(exchanges)},
                          {"queues", std::move(queues)},
-                         {"bindings", std::move(bindings)}};
+                         {"bindings", std::move(bindings)},
+                         {"users", users_.user_rows()},
+                         {"permissions", users_.permission_rows()}};
   store::write_file_atomically(lock_->dir() / kDefinitionsFile, protocol::encode_table(definitions));
 }
 
@@ -161,6 +164,12 @@ void BrokerCore::restore_definitions(const FieldTable& definitions) {
     else d.exchange = find_exchange(destination);
     if (!source || (!d.queue && !d.exchange)) continue;  // cannot happen with files this broker wrote
     bind(*source, Binding{d, field<std::string>(row, "routing_key"), field<FieldTable>(row, "arguments")});
+  }
+  // Files written before users existed have neither key: no users.
+  try {
+    users_.load(rows(definitions, "users"), rows(definitions, "permissions"));
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("definitions file: users: ") + e.what());
   }
   restoring_ = false;
 }

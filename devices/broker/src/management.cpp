@@ -137,12 +137,90 @@ FieldTable BrokerCore::management(std::string_view what) {
                                     {"ack_mode", c->no_ack ? "auto" : "manual"}});
       }
     }
+  } else if (what == "users") {
+    rows = users_.user_rows();
+  } else if (what == "permissions") {
+    rows = users_.permission_rows();
   } else {
     throw Refusal{ReplyCode::kNotFound,
                   "no management table '" + std::string(what) +
-                      "' (overview, queues, exchanges, bindings, connections, consumers)"};
+                      "' (overview, queues, exchanges, bindings, connections, consumers, users, permissions)"};
   }
   return FieldTable{{"rows", std::move(rows)}};
+}
+
+namespace {
+
+// An argument of a management.command: 406 when missing or of another type.
+const std::string& text_argument(const FieldTable& arguments, const char* name) {
+  auto it = arguments.find(name);
+  if (it == arguments.end() || !it->second.is<std::string>())
+    throw Refusal{ReplyCode::kPreconditionFailed, std::string("argument '") + name + "' (a string) is missing"};
+  return it->second.as<std::string>();
+}
+
+std::vector<std::string> tags_argument(const FieldTable& arguments) {
+  std::vector<std::string> tags;
+  auto it = arguments.find("tags");
+  if (it == arguments.end()) return tags;
+  if (!it->second.is<FieldArray>())
+    throw Refusal{ReplyCode::kPreconditionFailed, "argument 'tags' must be an array of strings"};
+  for (const auto& t : it->second.as<FieldArray>()) {
+    if (!t.is<std::string>()) throw Refusal{ReplyCode::kPreconditionFailed, "argument 'tags' must be an array of strings"};
+    tags.push_back(t.as<std::string>());
+  }
+  return tags;
+}
+
+// Runs a change of `users`, turning its complaint into a 406.
+template <class F>
+void change(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    throw Refusal{ReplyCode::kPreconditionFailed, e.what()};
+  }
+}
+
+}  // namespace
+
+FieldTable BrokerCore::management_command(std::string_view verb, const FieldTable& arguments) {
+  auto existing = [&](const char* argument) -> const std::string& {
+    const auto& name = text_argument(arguments, argument);
+    if (!users_.find(name)) throw Refusal{ReplyCode::kNotFound, "no user '" + name + "'"};
+    return name;
+  };
+  FieldTable result;
+  if (verb == "add_user") {
+    const auto& name = text_argument(arguments, "name");
+    if (users_.find(name)) throw Refusal{ReplyCode::kPreconditionFailed, "user '" + name + "' already exists"};
+    change([&] { users_.put_user(name, tags_argument(arguments)); });
+  } else if (verb == "delete_user") {
+    const auto& name = existing("name");
+    if (users_.size() == 1)
+      throw Refusal{ReplyCode::kPreconditionFailed,
+                    "cannot delete '" + name + "', the last user: with no users the broker lets every connection do "
+                    "everything (docs/security.md)"};
+    users_.remove_user(name);
+  } else if (verb == "set_user_tags") {
+    const auto& name = existing("name");
+    change([&] { users_.put_user(name, tags_argument(arguments)); });
+  } else if (verb == "set_permissions") {
+    const auto& name = existing("user");
+    const auto& configure = text_argument(arguments, "configure");
+    const auto& write = text_argument(arguments, "write");
+    const auto& read = text_argument(arguments, "read");
+    change([&] { users_.set_permissions(name, configure, write, read); });
+  } else if (verb == "clear_permissions") {
+    users_.clear_permissions(existing("user"));
+  } else {
+    throw Refusal{ReplyCode::kNotFound,
+                  "no management command '" + std::string(verb) +
+                      "' (add_user, delete_user, set_user_tags, set_permissions, clear_permissions)"};
+  }
+  log_.write(LogLevel::kInfo, "users changed", std::string(verb) + ": " + std::to_string(users_.size()) + " users");
+  definitions_changed();
+  return result;
 }
 
 }  // namespace warren::detail

@@ -125,6 +125,11 @@ struct ChannelSession {
   std::uint64_t publish_seq = 0;
   std::deque<PendingConfirm> confirms;
   std::size_t uncommitted = 0;  // confirms with ticket kUncommitted (all from this loop turn)
+  // The last exchange basic.publish was allowed to write to, and the
+  // Users::epoch() of that decision (0: none): repeated publishes to one
+  // exchange skip the regular expression.
+  std::uint64_t write_epoch = 0;
+  std::string write_exchange;
 
   bool may_deliver(const Consumer& c) const {
     if (c.no_ack) return true;

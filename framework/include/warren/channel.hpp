@@ -175,6 +175,10 @@ class Channel {
   // connection or consumer, or the broker overview; columns in docs/protocol.md.
   // `what`: overview, queues, exchanges, bindings, connections, consumers.
   std::vector<FieldTable> management_query(std::string_view what);
+  // Changes the broker's users and permissions (warrenctl add_user, ...):
+  // `verb` and `arguments` as in docs/protocol.md; returns the result table.
+  // Needs the administrator tag when users are defined.
+  FieldTable management_command(std::string_view verb, FieldTable arguments = {});
 
   // Closes the channel (channel.close). Idempotent.
   void close();

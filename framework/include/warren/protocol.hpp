@@ -67,6 +67,8 @@ enum class Opcode : std::uint8_t {
   kBasicReturn = 0x60,
   kManagementQuery = 0x70,
   kManagementQueryOk = 0x71,
+  kManagementCommand = 0x72,
+  kManagementCommandOk = 0x73,
 };
 
 enum class Direction : std::uint8_t { kToBroker = 1, kToClient = 2, kBoth = 3 };
@@ -280,6 +282,17 @@ struct ManagementQueryOk {
   FieldTable result;
   template <class S, class F> static void fields(S& s, F&& f) { f("result", s.result); }
 };
+struct ManagementCommand {
+  WARREN_METHOD(ManagementCommand, kManagementCommand, "management.command", kToBroker, false)
+  std::string verb;
+  FieldTable arguments;
+  template <class S, class F> static void fields(S& s, F&& f) { f("verb", s.verb); f("arguments", s.arguments); }
+};
+struct ManagementCommandOk {
+  WARREN_METHOD(ManagementCommandOk, kManagementCommandOk, "management.command_ok", kToClient, false)
+  FieldTable result;
+  template <class S, class F> static void fields(S& s, F&& f) { f("result", s.result); }
+};
 struct BasicQos {
   WARREN_METHOD(BasicQos, kBasicQos, "basic.qos", kToBroker, false)
   std::uint16_t prefetch_count = 0;
@@ -407,7 +420,8 @@ using Method = std::variant<
     ExchangeDelete, ExchangeDeleteOk, ExchangeBind, ExchangeBindOk, ExchangeUnbind, ExchangeUnbindOk,
     BasicQos, BasicQosOk, BasicConsume, BasicConsumeOk, BasicCancel, BasicCancelOk,
     BasicPublish, BasicDeliver, BasicGet, BasicGetOk, BasicGetEmpty, BasicAck, BasicReject,
-    BasicNack, BasicRecover, BasicRecoverOk, BasicReturn, ManagementQuery, ManagementQueryOk>;
+    BasicNack, BasicRecover, BasicRecoverOk, BasicReturn, ManagementQuery, ManagementQueryOk,
+    ManagementCommand, ManagementCommandOk>;
 
 Opcode opcode_of(const Method& m);
 std::string_view name_of(Opcode op);  // "queue.declare"; "unknown" if not a method

@@ -64,6 +64,22 @@ struct BrokerOptions {
   // if missing. Empty secret key: plaintext, every client is "guest".
   std::string curve_secret_key{};
   std::string keys_dir{};
+  // Users and permissions (docs/security.md). Seeded from this file at
+  // every start (users.hpp has the format), on top of the users kept in the
+  // data directory; the file wins for what it names. A bad file: the
+  // constructor throws. Empty: none. With no users defined at all, every
+  // connection may do everything.
+  std::string users_file{};
+  // The user "guest" (a connection no ZAP handler named) may connect only
+  // from loopback (127.0.0.0/8, ::1, ipc, inproc), as in RabbitMQ; true lets
+  // it connect from anywhere.
+  bool allow_remote_guest = false;
+  // ZMQ_ZAP_DOMAIN of the broker's socket. Set, libzmq asks the ZAP handler
+  // bound on the broker's context (inproc://zeromq.zap.01) about every
+  // connection, NULL-mechanism ones included; the User-Id it answers is the
+  // connection's user. Empty: NULL connections are not sent to ZAP. Ignored with a
+  // curve_secret_key (the CURVE server's own ZAP domain applies).
+  std::string zap_domain{};
   LogLevel log_level = LogLevel::kInfo;
   LogFormat log_format = LogFormat::kText;
   // Receives each formatted log line (no newline). Default: stderr.
