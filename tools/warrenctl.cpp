@@ -106,10 +106,19 @@ struct Flags {
   bool if_unused = false, if_empty = false, requeue = false, persistent = false;
   long count = 1;
   double timeout = 0;  // consume: seconds; 0 waits for ever
-  std::string content_type, correlation_id, reply_to, destination_type = "queue";
+  std::string content_type, correlation_id, reply_to, destination_type = "queue", tags;
   std::vector<std::string> headers;
   std::vector<std::string> words;  // the verb and its arguments
 };
+
+// "administrator,monitoring" -> ["administrator", "monitoring"]; "" -> [].
+warren::FieldArray tag_list(const std::string& text) {
+  warren::FieldArray tags;
+  std::stringstream in(text);
+  for (std::string tag; std::getline(in, tag, ',');)
+    if (!tag.empty()) tags.emplace_back(tag);
+  return tags;
+}
 
 [[noreturn]] void usage(const std::string& text) {
   std::cerr << "warrenctl: " << text << " (warrenctl --help)\n";
@@ -137,7 +146,9 @@ int run(const Flags& f) {
       {"list_bindings", {"bindings", {"source", "destination", "destination_kind", "routing_key", "arguments"}}},
       {"list_connections", {"connections", {"peer", "user", "channels", "heartbeat_ms", "connected_ms"}}},
       {"list_consumers",
-       {"consumers", {"queue", "consumer_tag", "channel", "peer", "prefetch", "unacked", "ack_mode"}}}};
+       {"consumers", {"queue", "consumer_tag", "channel", "peer", "prefetch", "unacked", "ack_mode"}}},
+      {"list_users", {"users", {"name", "tags"}}},
+      {"list_permissions", {"permissions", {"user", "configure", "write", "read"}}}};
   warren::ConnectionOptions options{.connect_timeout = std::chrono::seconds(5)};
   if (!f.curve_server_key.empty() || !f.curve_key.empty()) {
     if (f.curve_server_key.empty() || f.curve_key.empty())
@@ -157,6 +168,20 @@ int run(const Flags& f) {
   } else if (auto list = kLists.find(verb); list != kLists.end()) {
     std::vector<std::string> columns(f.words.begin() + 1, f.words.end());
     print_rows(ch.management_query(list->second.table), columns.empty() ? list->second.columns : columns, f.json);
+  } else if (verb == "add_user") {
+    ch.management_command("add_user", {{"name", arg(f, 1, "a user name")}, {"tags", tag_list(f.tags)}});
+  } else if (verb == "delete_user") {
+    ch.management_command("delete_user", {{"name", arg(f, 1, "a user name")}});
+  } else if (verb == "set_user_tags") {
+    warren::FieldArray tags(f.words.begin() + std::min<std::size_t>(2, f.words.size()), f.words.end());
+    ch.management_command("set_user_tags", {{"name", arg(f, 1, "a user name")}, {"tags", std::move(tags)}});
+  } else if (verb == "set_permissions") {
+    ch.management_command("set_permissions", {{"user", arg(f, 1, "a user name")},
+                                              {"configure", arg(f, 2, "CONFIGURE WRITE READ expressions")},
+                                              {"write", arg(f, 3, "CONFIGURE WRITE READ expressions")},
+                                              {"read", arg(f, 4, "CONFIGURE WRITE READ expressions")}});
+  } else if (verb == "clear_permissions") {
+    ch.management_command("clear_permissions", {{"user", arg(f, 1, "a user name")}});
   } else if (verb == "declare_queue") {
     auto r = ch.queue_declare(arg(f, 1, "a queue name"),
                               {.durable = f.durable, .exclusive = f.exclusive, .auto_delete = f.auto_delete});
@@ -283,7 +308,11 @@ int main(int argc, char** argv) {
       "       bind SOURCE DESTINATION [KEY] | unbind SOURCE DESTINATION [KEY]\n"
       "       publish EXCHANGE ROUTING_KEY [BODY]   (BODY from stdin when absent; waits for the confirm)\n"
       "       get QUEUE                             (--count N, --requeue, --json)\n"
-      "       consume QUEUE                         (waits: --count N, --timeout S, --requeue, --json)\n\n"
+      "       consume QUEUE                         (waits: --count N, --timeout S, --requeue, --json)\n"
+      "       list_users | list_permissions\n"
+      "       add_user NAME [--tags T1,T2] | delete_user NAME | set_user_tags NAME [TAG...]\n"
+      "       set_permissions NAME CONFIGURE WRITE READ | clear_permissions NAME\n"
+      "         (tags: administrator, monitoring; permissions: regular expressions over names)\n\n"
       "Exit status: 0 done, 2 usage, 3 broker unreachable, 4 refused by the broker.\n\nOptions");
   // clang-format off
   desc.add_options()
@@ -308,6 +337,7 @@ int main(int argc, char** argv) {
       ("reply-to", po::value(&f.reply_to), "publish: reply_to")
       ("persistent", po::bool_switch(&f.persistent), "publish: delivery_mode 2")
       ("header", po::value(&f.headers), "publish: a header key=value (repeatable)")
+      ("tags", po::value(&f.tags), "add_user: the user's tags, comma-separated (administrator, monitoring)")
       ("words", po::value(&f.words), "the verb and its arguments");
   // clang-format on
   po::positional_options_description positional;

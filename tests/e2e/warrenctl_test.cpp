@@ -107,5 +107,78 @@ TEST_F(WarrenctlTest, ErrorsCarryReplyCodesAndExitCodes) {
   EXPECT_EQ(unreachable.wait(15s), 3);
 }
 
+// The user verbs end to end. warrend has no ZAP handler here, so warrenctl
+// acts as guest: it defines guest as the administrator first.
+TEST_F(WarrenctlTest, UserVerbsChangeWhoMayDoWhat) {
+  ASSERT_FALSE(broker_.endpoint.empty());
+  EXPECT_EQ(ctl({"list_users"}).out, "name\ttags\n");  // no users: open to everyone
+  EXPECT_EQ(ctl({"add_user", "guest", "--tags", "administrator"}).status, 0);
+  // guest now exists without permissions: only its tag lets it manage.
+  EXPECT_EQ(ctl({"declare_queue", "orders"}).status, 4);
+  EXPECT_EQ(ctl({"set_permissions", "guest", ".*", ".*", ".*"}).status, 0);
+  EXPECT_EQ(ctl({"declare_queue", "orders"}).status, 0);
+  EXPECT_EQ(ctl({"add_user", "bob"}).status, 0);
+  EXPECT_EQ(ctl({"set_permissions", "bob", "^bob\\.", "", "^orders$"}).status, 0);
+  EXPECT_EQ(ctl({"set_user_tags", "bob", "monitoring"}).status, 0);
+  EXPECT_EQ(ctl({"list_users"}).out, "name\ttags\nbob\t[\"monitoring\"]\nguest\t[\"administrator\"]\n");
+  EXPECT_EQ(ctl({"list_permissions"}).out,
+            "user\tconfigure\twrite\tread\nbob\t^bob\\.\t\t^orders$\nguest\t.*\t.*\t.*\n");
+  auto json = ctl({"list_permissions", "--json", "user", "read"});
+  EXPECT_EQ(json.out, "[{\"read\":\"^orders$\",\"user\":\"bob\"},{\"read\":\".*\",\"user\":\"guest\"}]\n");
+
+  // Refusals: exit 4 with the broker's reply code and text on stderr.
+  Process bad({"/bin/sh", "-c",
+               kWarrenctl + " --endpoint " + broker_.endpoint + " set_permissions bob '(' .* .* 2>&1"});
+  EXPECT_TRUE(bad.wait_for_line("406"));
+  EXPECT_NE(bad.output().find("configure permission: invalid regular expression '('"), std::string::npos)
+      << bad.output();
+  EXPECT_EQ(bad.wait(), 4);
+  EXPECT_EQ(ctl({"add_user", "bob"}).status, 4);           // 406: exists
+  EXPECT_EQ(ctl({"add_user", "eve", "--tags", "root"}).status, 4);  // 406: unknown tag
+  EXPECT_EQ(ctl({"delete_user", "eve"}).status, 4);        // 404
+  EXPECT_EQ(ctl({"set_permissions", "bob", ".*"}).status, 2);  // usage
+
+  EXPECT_EQ(ctl({"clear_permissions", "bob"}).status, 0);
+  EXPECT_EQ(ctl({"list_permissions", "user"}).out, "user\nguest\n");
+  EXPECT_EQ(ctl({"delete_user", "bob"}).status, 0);
+  EXPECT_EQ(ctl({"list_users", "name"}).out, "name\nguest\n");
+  EXPECT_EQ(ctl({"delete_user", "guest"}).status, 4);  // the last user stays
+  // Without its tag guest may use its permissions but not manage.
+  EXPECT_EQ(ctl({"set_user_tags", "guest"}).status, 0);
+  EXPECT_EQ(ctl({"list_queues"}).status, 4);
+  EXPECT_EQ(ctl({"publish", "", "orders", "still allowed"}).status, 0);
+}
+
+// --users-file seeds a broker; users then persist in its data directory.
+TEST(WarrendUsersFileTest, SeedsUsersThatSurviveARestart) {
+  TempDir dir;
+  auto users = dir.write("users", "user guest monitoring\npermissions guest \"\" \"\" \"\"\n");
+  TempDir data;
+  auto ctl = [](const std::string& endpoint, std::vector<std::string> args) {
+    args.insert(args.begin(), {kWarrenctl, "--endpoint", endpoint});
+    Process p(args);
+    while (p.wait_for_line("", 5s)) {
+    }
+    auto status = p.wait();
+    return Result{status ? *status : -1, p.output()};
+  };
+  {
+    Warrend broker({"--no-pubsub", "--users-file", users, "--data-dir", data.path.string()});
+    ASSERT_FALSE(broker.endpoint.empty());
+    EXPECT_EQ(ctl(broker.endpoint, {"list_queues", "name"}).status, 0);  // monitoring may list
+    EXPECT_EQ(ctl(broker.endpoint, {"declare_queue", "q"}).status, 4);  // no configure
+    EXPECT_EQ(ctl(broker.endpoint, {"list_users"}).status, 4);          // not administrator
+  }
+  Warrend again({"--no-pubsub", "--data-dir", data.path.string()});  // no file now
+  ASSERT_FALSE(again.endpoint.empty());
+  EXPECT_EQ(ctl(again.endpoint, {"list_queues", "name"}).status, 0);
+  EXPECT_EQ(ctl(again.endpoint, {"declare_queue", "q"}).status, 4);
+
+  auto broken = dir.write("broken", "user guest\npermissions guest .* .*\n");
+  Process p({kWarrendPath, "--endpoint", "tcp://127.0.0.1:*", "--no-pubsub", "--data-dir",
+             (data.path / "other").string(), "--users-file", broken});
+  EXPECT_EQ(p.wait(10s), 1);
+}
+
 }  // namespace
 }  // namespace warren::testing

@@ -51,6 +51,17 @@ TEST(WarrendConfig, FileSetsAndFlagsOverride) {
   EXPECT_EQ(overridden["log-level"], "debug");
 }
 
+TEST(WarrendConfig, UsersSettingsAreShown) {
+  TempDir dir;
+  auto conf = dir.write("u.conf", "users-file = /etc/warren/users\nallow-remote-guest = true\n");
+  auto s = print_config({"--config", conf});
+  EXPECT_EQ(s["users-file"], "/etc/warren/users");
+  EXPECT_EQ(s["allow-remote-guest"], "true");
+  auto defaults = print_config({});
+  EXPECT_EQ(defaults["users-file"], "");
+  EXPECT_EQ(defaults["allow-remote-guest"], "false");
+}
+
 TEST(WarrendConfig, EveryDurabilityAndLimitSettingIsShown) {
   TempDir dir;
   auto conf = dir.write("d.conf", "data-dir = /srv/warren\nsync-interval = 10\nmemory-limit = 512M\n"

@@ -123,6 +123,10 @@ po::options_description settings_options(Settings& s) {
        "CURVE and admit only accepted client keys (docs/security.md); empty: plaintext")
       ("keys-dir", po::value(&s.broker.keys_dir)->default_value(s.broker.keys_dir),
        "client keys for CURVE: accepted/, pending/, rejected/ (see warren-keys); default <data-dir>/keys")
+      ("users-file", po::value(&s.broker.users_file)->default_value(s.broker.users_file),
+       "users and permissions to set at every start (docs/security.md); empty: none")
+      ("allow-remote-guest", po::value(&s.broker.allow_remote_guest)->default_value(false)->implicit_value(true),
+       "let the user guest (connections no ZAP handler named) connect from other hosts, not only loopback")
       ("log-level", po::value(&s.level)->default_value(s.level), "debug, info, warning, error or off")
       ("log-format", po::value(&s.log_format)->default_value(s.log_format),
        "text (time level subject: details) or json (one object per line)")
@@ -193,6 +197,8 @@ void print_config(const Settings& s) {
             << "max-unacked-per-channel = " << s.broker.max_unacked_per_channel << "\n"
             << "curve-secret-key = " << s.curve_secret_key_file << "\n"
             << "keys-dir = " << s.broker.keys_dir << "\n"
+            << "users-file = " << s.broker.users_file << "\n"
+            << "allow-remote-guest = " << (s.broker.allow_remote_guest ? "true" : "false") << "\n"
             << "log-level = " << s.level << "\n"
             << "log-format = " << s.log_format << "\n"
             << "log-file = " << s.log_file << "\n"
