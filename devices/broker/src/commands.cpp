@@ -128,8 +128,11 @@ void check_user_id(Context& c, std::string_view raw_properties) {
                                                " but authenticated user was " + in_quotes(c.session.user()));
 }
 
-bool loopback(std::string_view peer) {
-  return peer == "local" || peer.starts_with("127.") || peer == "::1" || peer.starts_with("::ffff:127.");
+// A tcp peer on this host; ipc and inproc peers always are. (libzmq's
+// Peer-Address of an ipc peer is its credentials, ":uid:gid:pid".)
+bool loopback(std::string_view endpoint, std::string_view peer) {
+  if (!endpoint.starts_with("tcp://")) return true;
+  return peer.starts_with("127.") || peer == "::1" || peer.starts_with("::ffff:127.");
 }
 
 std::uint32_t narrow(std::size_t n) { return static_cast<std::uint32_t>(std::min<std::size_t>(n, UINT32_MAX)); }
@@ -149,7 +152,7 @@ void connection_open(Context& c) {
   if (o.max_connections && c.broker.connections() > o.max_connections)  // this one included
     refuse(ReplyCode::kNotAllowed, "connection limit (" + std::to_string(o.max_connections) + ") is reached");
   const auto& user = c.session.user();
-  if (user == "guest" && !o.allow_remote_guest && !loopback(c.session.peer()))
+  if (user == "guest" && !o.allow_remote_guest && !loopback(c.broker.endpoint(), c.session.peer()))
     refuse(ReplyCode::kAccessRefused, "user 'guest' can only connect via localhost");
   if (c.broker.users().enabled() && !c.broker.users().find(user))
     refuse(ReplyCode::kAccessRefused, "access refused for user " + in_quotes(user) + ": no such user");
