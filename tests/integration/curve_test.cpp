@@ -97,6 +97,49 @@ TEST_F(CurveTest, AcceptingAPendingKeyAdmitsItWithoutARestart) {
   EXPECT_TRUE(keys_.list(KeyState::kPending).empty());  // a rejected key is not pending again
 }
 
+// The whole chain: an accepted key's file name is the user permissions are
+// checked against, and the user a message's user_id must name.
+TEST_F(CurveTest, PermissionsApplyToTheUserTheKeyMapsTo) {
+  auto admin = generate_curve_key_pair(), bob = generate_curve_key_pair();
+  keys_.add(admin.public_key, "admin");
+  keys_.add(bob.public_key, "bob");
+  Connection root = connect({.curve = client(admin)});
+  auto rc = root.channel();
+  rc.management_command("add_user", {{"name", "admin"}, {"tags", FieldArray{"administrator"}}});
+  rc.management_command("set_permissions", {{"user", "admin"}, {"configure", ".*"}, {"write", ".*"}, {"read", ".*"}});
+  rc.management_command("add_user", {{"name", "bob"}});
+  rc.management_command("set_permissions",
+                        {{"user", "bob"}, {"configure", "^bob\\."}, {"write", "^(bob\\..*|amq\\.default)$"}, {"read", "^bob\\."}});
+  rc.exchange_declare("admin.x", "fanout");
+
+  Connection conn = connect({.curve = client(bob)});
+  auto ch = conn.channel();
+  ch.queue_declare("bob.q");  // his own: allowed
+  Properties own;
+  own.user_id = "bob";
+  ch.basic_publish("", "bob.q", "mine", own);
+  auto got = ch.basic_get("bob.q", true);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->properties.user_id, "bob");
+  expect_refused<ChannelError>([&] { conn.channel().queue_declare("admin.q"); }, ReplyCode::kAccessRefused);
+  expect_refused<ChannelError>(
+      [&] {
+        auto c = conn.channel();
+        c.basic_publish("admin.x", "", "not his");
+        c.queue_declare("bob.q", {.passive = true});  // the refusal arrives before this answer
+      },
+      ReplyCode::kAccessRefused);
+  expect_refused<ChannelError>(
+      [&] {
+        auto c = conn.channel();
+        Properties spoofed;
+        spoofed.user_id = "admin";
+        c.basic_publish("", "bob.q", "spoofed", spoofed);
+        c.queue_declare("bob.q", {.passive = true});
+      },
+      ReplyCode::kPreconditionFailed);
+}
+
 TEST_F(CurveTest, WrongServerKeyIsRefused) {
   auto carol = generate_curve_key_pair();
   keys_.add(carol.public_key, "carol");
