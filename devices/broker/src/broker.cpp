@@ -779,9 +779,9 @@ std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Que
 void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   ChannelSession& ch = *c.channel;
   StoredMessage& m = *entry.message;
-  // Built in place as the Method send() takes: its strings are copied once.
-  protocol::Method method{std::in_place_type<protocol::BasicDeliver>, c.tag, std::uint64_t{0}, entry.redelivered,
-                          m.exchange, m.routing_key};
+  // Built as the Method send() takes (the temporary's strings are moved in),
+  // so they are copied once, not again into the variant.
+  protocol::Method method{protocol::BasicDeliver{c.tag, 0, entry.redelivered, m.exchange, m.routing_key}};
   auto& d = std::get<protocol::BasicDeliver>(method);
   auto message = entry.message;  // keeps the body alive while sending
   if (c.no_ack) {
