@@ -19,6 +19,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/warrend.sh
+source "$here/warrend.sh"
 build=$here/../build
 heaptrack=0
 args=()
@@ -61,14 +63,8 @@ broker=("$warrend" --endpoint 'tcp://127.0.0.1:*' --log-level warning --no-pubsu
 [[ $heaptrack == 1 ]] && broker=(heaptrack -o "$tmp/warrend" "${broker[@]}")
 "${broker[@]}" >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
 warrend_pid=$!
-endpoint=""
-for _ in $(seq 300); do
-  endpoint=$(sed -n 's/.* listening on \(tcp:[^ ]*\).*/\1/p' "$tmp/warrend.out")
-  [[ -n $endpoint ]] && break
-  kill -0 "$warrend_pid" 2>/dev/null || { echo "load.sh: warrend exited: $(cat "$tmp/warrend.err")" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n $endpoint ]] || { echo "load.sh: warrend did not start within 30 s" >&2; exit 1; }
+endpoint=$(warrend_endpoint "$tmp/warrend.out" "$tmp/warrend.err" "$warrend_pid" 300) ||
+  { echo "load.sh: no endpoint" >&2; exit 1; }
 echo "warrend on $endpoint (pid $warrend_pid)"
 
 status=0

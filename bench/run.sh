@@ -41,6 +41,8 @@ for arg in "$@"; do
   esac
 done
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/warrend.sh
+source "$here/warrend.sh"
 build=${build:-${BUILD_DIR:-$here/../build}}
 count=${COUNT:-1000000}
 size=${SIZE:-100}
@@ -77,14 +79,7 @@ trap 'exit 130' INT TERM
   >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
 warrend_pid=$!
 pids+=("$warrend_pid")
-endpoint=""
-for _ in $(seq 100); do
-  endpoint=$(sed -n 's/.* listening on \(tcp:[^ ]*\).*/\1/p' "$tmp/warrend.out")
-  [[ -n $endpoint ]] && break
-  kill -0 "$warrend_pid" 2>/dev/null || die "warrend exited: $(cat "$tmp/warrend.err")"
-  sleep 0.1
-done
-[[ -n $endpoint ]] || die "warrend did not start within 10 s"
+endpoint=$(warrend_endpoint "$tmp/warrend.out" "$tmp/warrend.err" "$warrend_pid" 100) || die "no endpoint"
 
 # json KEY < line: the number stored under KEY in one JSON line.
 json() { sed -n 's/.*"'"$1"'":\([0-9.]*\).*/\1/p'; }

@@ -77,6 +77,8 @@ while (($#)); do
   shift
 done
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/warrend.sh
+source "$here/../warrend.sh"
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${build:-$root/build}" && pwd)
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -209,14 +211,7 @@ wait_for_port() {  # PORT PID NAME SECONDS
   >"$tmp/warrend.out" 2>"$tmp/warrend.err" &
 warrend_pid=$!
 pids+=("$warrend_pid")
-warren_ep=""
-for _ in $(seq 100); do
-  warren_ep=$(sed -n 's/.* listening on \(tcp:[^ ]*\).*/\1/p' "$tmp/warrend.out")
-  [[ -n $warren_ep ]] && break
-  kill -0 "$warrend_pid" 2>/dev/null || die "warrend exited: $(cat "$tmp/warrend.err")"
-  sleep 0.1
-done
-[[ -n $warren_ep ]] || die "warrend did not start within 10 s"
+warren_ep=$(warrend_endpoint "$tmp/warrend.out" "$tmp/warrend.err" "$warrend_pid" 100) || die "no endpoint"
 
 # The private RabbitMQ node.
 amqp_port=$(free_port)
