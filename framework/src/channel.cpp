@@ -155,7 +155,7 @@ std::optional<Message> Channel::basic_get(std::string_view queue, bool auto_ack)
   m.exchange = std::move(ok->exchange);
   m.routing_key = std::move(ok->routing_key);
   m.properties = protocol::decode_properties(reply.properties);
-  m.body.assign(static_cast<const char*>(reply.body.data()), reply.body.size());
+  m.body.assign(reply.body_view());
   m.delivery_tag = ok->delivery_tag;
   m.redelivered = ok->redelivered;
   m.message_count = ok->message_count;

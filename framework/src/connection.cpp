@@ -169,7 +169,12 @@ void ConnectionCore::handshake_locked(Clock::time_point deadline) {
 void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& method,
                                  std::string_view properties, const std::string_view* body) {
   encode_buffer_.clear();
-  protocol::encode_to(encode_buffer_, ch, method, properties);
+  if (body && body->size() <= protocol::kInlineBodyMax) {  // one frame: see kInlineBodyMax
+    protocol::encode_to(encode_buffer_, ch, method, properties, *body);
+    body = nullptr;
+  } else {
+    protocol::encode_to(encode_buffer_, ch, method, properties);
+  }
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
   if (body) content.rebuild(body->data(), body->size());
@@ -241,35 +246,30 @@ void ConnectionCore::read_available_locked() {
       more = part.more();
       if (frames == 1) body = std::move(part);
     }
-    if (frames > 2) {
-      fail_locked(ReplyCode::kFrameError, "command with more than two frames", true);
-      return;
-    }
-    handle_locked(header, frames == 2 ? &body : nullptr);
+    handle_locked(header, frames == 2 ? &body : nullptr, frames);
   }
 }
 
-void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body) {
+void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body, std::size_t frames) {
   protocol::Command cmd;
   try {
     cmd = protocol::decode(header.to_string_view());
+    protocol::check_frames(cmd, frames);
   } catch (const ProtocolError& e) {
     fail_locked(e.code(), std::string("from broker: ") + e.text(), true);
     return;
   }
   auto op = protocol::opcode_of(cmd.method);
-  if (protocol::has_content(op) != (body != nullptr)) {
-    fail_locked(ReplyCode::kFrameError, "wrong number of frames for " + std::string(protocol::name_of(op)), true);
-    return;
-  }
   if (closed_) {  // closing: only close_ok matters
     if (op == protocol::Opcode::kConnectionCloseOk || op == protocol::Opcode::kConnectionClose)
       close_ok_received_ = true;
     return;
   }
   auto incoming = [&] {
-    return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties),
-                    body ? std::move(*body) : zmq::message_t()};
+    if (body) return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties), std::move(*body)};
+    // The body inline: keep the header frame, which holds it.
+    auto offset = static_cast<std::size_t>(cmd.inline_body.data() - static_cast<const char*>(header.data()));
+    return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties), std::move(header), offset};
   };
   auto user_tag = [&](ChannelState& st, std::uint64_t& tag) {
     tag += st.tag_offset;
@@ -751,7 +751,7 @@ std::size_t ConnectionCore::dispatch_pending() {
       auto& r = std::get<protocol::BasicReturn>(in.method);
       ReturnedMessage returned{static_cast<ReplyCode>(r.reply_code), std::move(r.reply_text), std::move(r.exchange),
                                std::move(r.routing_key), protocol::decode_properties(in.properties),
-                               std::string(static_cast<const char*>(in.body.data()), in.body.size())};
+                               std::string(in.body_view())};
       (*on_return)(returned);
       continue;
     }
@@ -764,7 +764,7 @@ std::size_t ConnectionCore::dispatch_pending() {
     msg.exchange = std::move(d.exchange);
     msg.routing_key = std::move(d.routing_key);
     msg.properties = protocol::decode_properties(in.properties);
-    msg.body.assign(static_cast<const char*>(in.body.data()), in.body.size());
+    msg.body.assign(in.body_view());
     msg.delivery_tag = d.delivery_tag;
     msg.redelivered = d.redelivered;
     msg.consumer_tag = std::move(d.consumer_tag);

@@ -46,8 +46,13 @@ struct Incoming {
   std::uint16_t channel = 0;
   protocol::Method method;
   std::string properties;
+  // The body frame, or the header frame with the body inline from
+  // body_offset on (kept whole: no copy of the body).
   zmq::message_t body;
+  std::size_t body_offset = 0;
   std::uint64_t first_seq = 0;  // a confirm (basic.ack / nack): it covers first_seq..delivery_tag
+
+  std::string_view body_view() const { return body.to_string_view().substr(body_offset); }
 };
 
 struct CloseReason {
@@ -160,7 +165,7 @@ class ConnectionCore {
   // due and declares the broker lost after 3 silent intervals.
   void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
   void read_available_locked();
-  void handle_locked(zmq::message_t& header, zmq::message_t* body);
+  void handle_locked(zmq::message_t& header, zmq::message_t* body, std::size_t frames);
   // Settles this channel's publishes up to `seq` (user numbering).
   void confirmed_locked(std::uint16_t ch, ChannelState& st, std::uint64_t seq, bool nack);
   // Marks the connection closed. `lost`: the broker went away rather than

@@ -429,7 +429,7 @@ std::string_view name_of(Opcode op) { return kOps[static_cast<std::size_t>(op)].
 bool has_content(Opcode op) { return kOps[static_cast<std::size_t>(op)].content; }
 
 void encode_to(std::string& out, std::uint16_t channel, const Method& method,
-               std::string_view raw_properties) {
+               std::string_view raw_properties, std::string_view inline_body) {
   StringSink sink{&out};
   Packer pk(sink);
   pk.pack_uint32(kVersion);
@@ -445,6 +445,7 @@ void encode_to(std::string& out, std::uint16_t channel, const Method& method,
         if constexpr (M::kHasContent) {
           if (raw_properties.empty()) pk.pack_map(0);
           else out.append(raw_properties);
+          out.append(inline_body);
         }
       },
       method);
@@ -476,9 +477,20 @@ Command decode(std::string_view frame) {
     const char* start = r.position();
     read_properties(r, nullptr);
     cmd.properties = std::string_view(start, static_cast<std::size_t>(r.position() - start));
+    cmd.inline_body = frame.substr(static_cast<std::size_t>(r.position() - frame.data()));
+    return cmd;
   }
   if (!r.at_end()) frame_error("trailing bytes after " + std::string(info.name));
   return cmd;
+}
+
+void check_frames(const Command& command, std::size_t frames) {
+  auto op = opcode_of(command.method);
+  if (frames == 2 && !has_content(op))
+    throw ProtocolError(ReplyCode::kFrameError, std::string(name_of(op)) + ": unexpected body frame");
+  if (frames == 2 && !command.inline_body.empty())
+    throw ProtocolError(ReplyCode::kFrameError, std::string(name_of(op)) + ": a body frame and an inline body");
+  if (frames > 2) throw ProtocolError(ReplyCode::kFrameError, "command with more than two frames");
 }
 
 std::string encode_properties(const Properties& properties) {

@@ -116,7 +116,8 @@ class Warrend {
     RawPeer peer(default_context(), endpoint);
     if (auto r = peer.open(); !r) return r;
     if (auto r = peer.open_channel(1); !r) return r;
-    peer.send({protocol::encode(1, protocol::BasicPublish{"", "q", false})});  // no body: 501
+    // A body both inline and as a frame of its own: 501.
+    peer.send({protocol::encode(1, protocol::BasicPublish{"", "q", false}) + "inline", "body"});
     if (auto r = peer.expect(connection_close(ReplyCode::kFrameError)); !r) return r;
   }
   return ::testing::AssertionSuccess();

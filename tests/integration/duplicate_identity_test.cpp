@@ -75,7 +75,7 @@ class DuplicateIdentityTest : public BrokerTest {
     } while (std::holds_alternative<protocol::Heartbeat>(cmd.method));
     if (auto* ok = std::get_if<protocol::BasicGetOk>(&cmd.method)) {
       if (redelivered) *redelivered = ok->redelivered;
-      return frames->size() == 2 ? std::optional<std::string>((*frames)[1]) : std::nullopt;
+      return body_of(*frames, cmd);
     }
     EXPECT_TRUE(std::holds_alternative<protocol::BasicGetEmpty>(cmd.method));
     return std::nullopt;

@@ -240,7 +240,9 @@ inline std::vector<BadInput> connection_error_inputs(const BrokerLimits& limits)
   all.push_back({"BodyOnNonContentMethod",
                  Setup::kChannel,
                  {one({encode(1, declare_queue("q")), "body"}, k501)}});
-  all.push_back({"PublishWithoutBody", Setup::kChannel, {one({publish_header(1, "", "q")}, k501)}});
+  all.push_back({"PublishWithBodyInlineAndAsAFrame",
+                 Setup::kChannel,
+                 {one({publish_header(1, "", "q") + "inline", "body"}, k501)}});
   all.push_back({"PublishWithThreeFrames",
                  Setup::kChannel,
                  {one({publish_header(1, "", "q"), "body", "extra"}, k501)}});

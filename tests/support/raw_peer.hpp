@@ -22,12 +22,19 @@ namespace warren::testing {
 // One ZeroMQ multipart message: header frame, then the body frame if any.
 using Frames = std::vector<std::string>;
 
+// The body of a content command decoded from frames[0]: the body frame, or
+// the bytes inline after the properties when it came as one frame.
+inline std::string body_of(const Frames& frames, const protocol::Command& command) {
+  return frames.size() == 2 ? frames[1] : std::string(command.inline_body);
+}
+
 // A command the broker sent, decoded, with its properties copied out.
 struct Received {
   std::uint16_t channel = 0;
   protocol::Method method;
   std::string properties;
   std::size_t frames = 0;
+  std::string body;  // content commands: see body_of
 };
 
 // What a test expects the broker to answer. `code` applies to
@@ -130,7 +137,7 @@ class RawPeer {
       auto command = protocol::decode((*frames)[0]);
       if (std::holds_alternative<protocol::Heartbeat>(command.method)) continue;
       return Received{command.channel, std::move(command.method), std::string(command.properties),
-                      frames->size()};
+                      frames->size(), body_of(*frames, command)};
     }
   }
 

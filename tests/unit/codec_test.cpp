@@ -836,15 +836,57 @@ TEST(CodecTest, WrongFieldTypesAreFrameErrors) {
   EXPECT_EQ(decode_code(hand_frame<BasicGet>(1, {mp::str("q"), mp::str("true")})), kFrameError);
 }
 
-TEST(CodecTest, TrailingBytesAreAFrameError) {
+TEST(CodecTest, TrailingBytesAreAFrameErrorOrAContentMethodsInlineBody) {
   for (const std::string& frame : sample_frames()) {
-    EXPECT_EQ(decode_code(frame + mp::nil()), kFrameError) << hex(frame);
-    EXPECT_EQ(decode_code(frame + frame), kFrameError) << hex(frame);
-    EXPECT_EQ(decode_code(frame + std::string(1, '\0')), kFrameError) << hex(frame);
+    bool content = has_content(opcode_of(decode(frame).method));
+    for (const std::string& tail : {mp::nil(), frame, std::string(1, '\0')}) {
+      if (!content) {
+        EXPECT_EQ(decode_code(frame + tail), kFrameError) << hex(frame);
+        continue;
+      }
+      const std::string whole = frame + tail;
+      auto cmd = decode(whole);
+      EXPECT_EQ(cmd.inline_body, tail) << hex(frame);
+      EXPECT_EQ(cmd.properties, decode(frame).properties) << hex(frame);
+      EXPECT_NO_THROW(check_frames(cmd, 1));
+      EXPECT_THROW(check_frames(cmd, 2), ProtocolError) << "a body frame and an inline body";
+    }
   }
   const std::string raw = encode_properties(all_properties());
   EXPECT_EQ(decode_properties_code(raw + mp::nil()), kFrameError);
   EXPECT_EQ(decode_properties_code(mp::empty_map() + mp::empty_map()), kFrameError);
+}
+
+TEST(CodecTest, InlineBodyRoundTripsAndFrameCountsAreChecked) {
+  Properties p;
+  p.content_type = "text/plain";
+  const std::string raw = encode_properties(p);
+  for (const std::string& body : {std::string(), std::string("hello"), std::string(5000, '\xff')}) {
+    std::string frame;
+    encode_to(frame, 7, BasicPublish{"x", "rk", true}, raw, body);
+    auto cmd = decode(frame);
+    EXPECT_EQ(cmd.channel, 7);
+    EXPECT_EQ(cmd.properties, raw);
+    EXPECT_EQ(cmd.inline_body, body);
+    EXPECT_EQ(std::get<BasicPublish>(cmd.method).routing_key, "rk");
+    EXPECT_NO_THROW(check_frames(cmd, 1));
+    if (body.empty()) EXPECT_NO_THROW(check_frames(cmd, 2));  // the body as a frame of its own
+    else EXPECT_THROW(check_frames(cmd, 2), ProtocolError);
+    EXPECT_THROW(check_frames(cmd, 3), ProtocolError);
+  }
+  auto frame_code = [](const Command& cmd, std::size_t frames) -> int {
+    try {
+      check_frames(cmd, frames);
+      return 0;
+    } catch (const ProtocolError& e) {
+      return static_cast<int>(e.code());
+    }
+  };
+  const std::string declare = encode(1, QueueDeclare{"q", false, false, false, false, {}});
+  auto cmd = decode(declare);
+  EXPECT_EQ(frame_code(cmd, 1), 0);
+  EXPECT_EQ(frame_code(cmd, 2), kFrameError);  // a body on a method without content
+  EXPECT_EQ(frame_code(cmd, 3), kFrameError);
 }
 
 TEST(CodecTest, MissingOrMalformedPropertiesAreFrameErrors) {

@@ -249,12 +249,8 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
   protocol::Command cmd;
   try {
     if (frames == 0) throw ProtocolError(ReplyCode::kFrameError, "empty command");
-    if (frames > 2) throw ProtocolError(ReplyCode::kFrameError, "command with more than two frames");
     cmd = protocol::decode(header.to_string_view());
-    auto op = protocol::opcode_of(cmd.method);
-    if (protocol::has_content(op) != (frames == 2))
-      throw ProtocolError(ReplyCode::kFrameError,
-                          std::string(protocol::name_of(op)) + (frames == 2 ? ": unexpected body frame" : ": missing body frame"));
+    protocol::check_frames(cmd, frames);
   } catch (const ProtocolError& e) {
     if (session) {
       close_connection(*session, e.code(), e.text());
@@ -275,7 +271,13 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
     sessions_.emplace(identity, std::move(created));
     connection_count_.fetch_add(1, std::memory_order_relaxed);
   }
-  execute(*this, *session, cmd, body);
+  zmq::message_t inline_body;
+  bool inline_content = frames == 1 && protocol::has_content(protocol::opcode_of(cmd.method));
+  if (inline_content) {
+    inline_body = zmq::message_t(cmd.inline_body.data(), cmd.inline_body.size());
+    body = &inline_body;
+  }
+  execute(*this, *session, cmd, body, inline_content);
   // Messages the command killed are republished before the next command.
   flush_dead_letters();
 }
@@ -312,10 +314,17 @@ void BrokerCore::send(Session& s, std::uint16_t channel, const protocol::Method&
                       std::string_view properties, zmq::message_t* body) {
   if (s.dead) return;
   encode_buffer_.clear();
-  protocol::encode_to(encode_buffer_, channel, method, properties);
+  // A small body goes inline, in the header's frame; a large one as a frame
+  // of its own that shares the publisher's buffer (no copy).
+  if (body && body->size() <= protocol::kInlineBodyMax) {
+    protocol::encode_to(encode_buffer_, channel, method, properties, body->to_string_view());
+    body = nullptr;
+  } else {
+    protocol::encode_to(encode_buffer_, channel, method, properties);
+  }
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
-  if (body) content.copy(*body);  // shares the buffer: no copy of the body
+  if (body) content.copy(*body);
   if (!s.blocked()) {
     // The common case: straight out, no outbox entry built.
     zmq::message_t identity(s.identity().data(), s.identity().size());
@@ -569,7 +578,7 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
   // 8 KiB (seen under bench/load.sh: 13 KB of heap per message in flight).
   // A message that stays therefore gets a buffer of its own; one delivered
   // and settled at once (auto-ack) is never copied.
-  if (message.use_count() > 1 && message->body_size < kZmqReadBatch && !message->paged)
+  if (message.use_count() > 1 && message->body_size < kZmqReadBatch && !message->paged && !details.private_body)
     message->body = zmq::message_t(message->body.data(), message->body.size());
   return outcome;
 }

@@ -63,6 +63,9 @@ struct PublishDetails {
   std::optional<std::chrono::milliseconds> message_ttl{};  // from a valid `expiration` property
   // A dead-lettered copy's x-death: queues it would cycle back to are skipped.
   const FieldArray* deaths = nullptr;
+  // The body is a buffer of its own (an inline body copied out of its
+  // frame), not a slice of a ZeroMQ receive buffer: never copied again.
+  bool private_body = false;
 };
 
 // A message that died in `queue`, waiting to be republished to its
@@ -287,6 +290,9 @@ class BrokerCore {
 };
 
 // The command table (commands.cpp): runs the handler for one decoded command.
-void execute(BrokerCore& broker, Session& session, protocol::Command& command, zmq::message_t* body);
+// `body`: the content method's body (a body frame, or its inline body copied
+// into a buffer of its own, `private_body`).
+void execute(BrokerCore& broker, Session& session, protocol::Command& command, zmq::message_t* body,
+             bool private_body);
 
 }  // namespace warren::detail

@@ -18,6 +18,7 @@ struct Context {
   ChannelSession* channel;  // null for connection-level commands
   Command& command;
   zmq::message_t* body;
+  bool private_body;  // see execute()
 
   ChannelSession& ch() { return *channel; }
   template <class M> M& method() { return std::get<M>(command.method); }
@@ -508,7 +509,7 @@ void basic_publish(Context& c) {
   auto rewritten = rewrite_reply_to(c, c.command.properties);
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
   if (c.ch().confirm) ++c.ch().publish_seq;
-  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body, PublishDetails{.message_ttl = expiration.ttl});
+  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body, PublishDetails{.message_ttl = expiration.ttl, .private_body = c.private_body});
   if (!outcome.routed && !outcome.refused && m.mandatory) {
     // Unroutable and mandatory: back to the publisher (before its confirm).
     // The body is still ours.
@@ -693,7 +694,7 @@ void channel_error(BrokerCore& broker, Session& s, ChannelSession& ch, const Ref
 
 }  // namespace
 
-void execute(BrokerCore& broker, Session& session, Command& command, zmq::message_t* body) {
+void execute(BrokerCore& broker, Session& session, Command& command, zmq::message_t* body, bool private_body) {
   auto op = opcode_of(command.method);
   const Entry& entry = kTable[static_cast<std::size_t>(op)];
   if (!entry.handler) {
@@ -735,7 +736,7 @@ void execute(BrokerCore& broker, Session& session, Command& command, zmq::messag
       return;
     }
   }
-  Context context{broker, session, channel, command, body};
+  Context context{broker, session, channel, command, body, private_body};
   try {
     entry.handler(context);
   } catch (const Refusal& r) {
