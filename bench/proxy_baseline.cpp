@@ -17,11 +17,14 @@
 //           K REQ sockets, each with one call outstanding, polled by one
 //           thread.
 //
-// Each message is two frames, as in warren: a header frame (the bytes of a
-// real basic.publish header) and a body frame whose first 8 bytes carry the
-// send timestamp. Producer and consumer copy header and body into new
-// zmq::message_t's per message, as warren's client does, and use the same
-// high-water marks as warren (100000). A reply is built the same way.
+// Each message is framed as warren frames it: the bytes of a real
+// basic.publish header with the body inline after them, in one frame, when
+// the body is at most protocol::kInlineBodyMax bytes, else a header frame and
+// a body frame (--body-frame: always two frames, as warren did before
+// 2026-12-02). The body's first 8 bytes carry the send timestamp. Producer
+// and consumer copy each message into new zmq::message_t's, as warren's
+// client does, and use the same high-water marks as warren (100000). A reply
+// is built the same way.
 #include <atomic>
 #include <boost/program_options.hpp>
 #include <cstdio>
@@ -53,6 +56,7 @@ struct BaselineOptions {
   double rate = 0;           // msg/s; 0: as fast as possible
   double stall_timeout = 5;
   bool json = false;
+  bool body_frame = false;  // the body always as a frame of its own
 };
 
 void tune(zmq::socket_t& s) {
@@ -141,24 +145,62 @@ std::string make_body(std::size_t size) {
   return body;
 }
 
+// The frames of one message (see the top of this file).
+class Wire {
+ public:
+  Wire(std::size_t size, bool body_frame)
+      : header_(make_header()),
+        body_(make_body(size)),
+        inline_(!body_frame && size <= warren::protocol::kInlineBodyMax) {}
+
+  bool two_frames() const { return !inline_; }
+  // Stamps the body with the time now and builds the message's frames, copied
+  // from a reused buffer as warren's client copies its encoded header.
+  void build(zmq::message_t& first, zmq::message_t& second, bool empty_body = false) {
+    warren::perf::stamp(body_.data(), warren::perf::now_ns());
+    std::string_view body = empty_body ? std::string_view() : std::string_view(body_);
+    if (inline_) {
+      buffer_.assign(header_);
+      buffer_.append(body);
+      first.rebuild(buffer_.data(), buffer_.size());
+      return;
+    }
+    first.rebuild(header_.data(), header_.size());
+    second.rebuild(body.data(), body.size());
+  }
+  // The send timestamp in the last frame of a message, or nullopt if short.
+  std::optional<std::int64_t> stamp_of(const zmq::message_t& last) const {
+    std::size_t at = inline_ ? header_.size() : 0;
+    if (last.size() < at + warren::perf::kTimestampBytes) return std::nullopt;
+    return warren::perf::read_stamp(static_cast<const char*>(last.data()) + at);
+  }
+
+ private:
+  std::string header_;
+  std::string body_;
+  bool inline_;
+  std::string buffer_;
+};
+
 // Sends one empty warm-up message (so the path is connected before the clock
 // starts), then `count` timed messages.
 void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
-  const std::string header = make_header();
-  std::string body = make_body(o.size);
+  Wire wire(o.size, o.body_frame);
+  const auto more = wire.two_frames() ? zmq::send_flags::sndmore : zmq::send_flags::none;
   // Non-blocking, so a stalled run can still stop the producer. Once the
   // first frame is queued the second one always is (ZeroMQ queues whole
   // messages).
   auto send = [&](zmq::message_t& h, zmq::message_t& b) {
-    while (!socket.send(h, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
+    while (!socket.send(h, more | zmq::send_flags::dontwait)) {
       if (shared.stop.load()) return false;
       wait_for(socket, ZMQ_POLLOUT);
     }
-    socket.send(b, zmq::send_flags::none);
+    if (wire.two_frames()) socket.send(b, zmq::send_flags::none);
     return true;
   };
-  zmq::message_t warm_header(header.data(), header.size()), warm_body;
-  if (!send(warm_header, warm_body)) return;
+  zmq::message_t h, b;
+  wire.build(h, b, true);
+  if (!send(h, b)) return;
   if (!shared.arrive_and_wait_for_go()) return;
   const auto start = shared.start;
   for (std::uint64_t n = 0; n < o.count;) {
@@ -167,9 +209,7 @@ void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
                              std::chrono::duration<double>(static_cast<double>(n) / o.rate));
       if (Clock::now() < due) std::this_thread::sleep_until(due);
     }
-    warren::perf::stamp(body.data(), warren::perf::now_ns());
-    zmq::message_t h(header.data(), header.size());
-    zmq::message_t b(body.data(), body.size());
+    wire.build(h, b);
     if (!send(h, b)) break;
     shared.sent.store(++n, std::memory_order_relaxed);
   }
@@ -179,6 +219,7 @@ void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
 // Receives until `count` timed messages arrived or `stop`. The body is the
 // last frame of each message (a ROUTER or the proxy puts an identity first).
 void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
+  const Wire wire(o.size, o.body_frame);
   zmq::message_t part;
   auto receive_one = [&](zmq::recv_flags flags) {
     if (!socket.recv(part, flags)) return false;
@@ -199,8 +240,7 @@ void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
       continue;
     }
     last = warren::perf::now_ns();
-    if (part.size() >= warren::perf::kTimestampBytes)
-      latency.record(last - warren::perf::read_stamp(part.data()));
+    if (auto stamp = wire.stamp_of(part)) latency.record(last - *stamp);
     shared.received.store(++n, std::memory_order_relaxed);
   }
   if (last) shared.last_receive = Clock::time_point{std::chrono::nanoseconds(last)};
@@ -231,15 +271,13 @@ void serve(zmq::socket_t& socket, Shared& shared) {
 // from the request's send timestamp, which the server echoes, to its reply.
 void call(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
   const bool dealer = o.concurrency > 1;
-  const std::string header = make_header();
-  std::string body = make_body(o.size);
+  Wire wire(o.size, o.body_frame);
+  zmq::message_t h, b;
   auto send_call = [&] {
-    warren::perf::stamp(body.data(), warren::perf::now_ns());
+    wire.build(h, b);
     if (dealer) socket.send(zmq::message_t(), zmq::send_flags::sndmore);
-    zmq::message_t h(header.data(), header.size());
-    zmq::message_t b(body.data(), body.size());
-    socket.send(h, zmq::send_flags::sndmore);
-    socket.send(b, zmq::send_flags::none);
+    socket.send(h, wire.two_frames() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    if (wire.two_frames()) socket.send(b, zmq::send_flags::none);
   };
   zmq::message_t part;
   // Takes one reply if there is one; `part` is left holding its body.
@@ -267,8 +305,7 @@ void call(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
       continue;
     }
     last = warren::perf::now_ns();
-    if (part.size() >= warren::perf::kTimestampBytes)
-      latency.record(last - warren::perf::read_stamp(part.data()));
+    if (auto stamp = wire.stamp_of(part)) latency.record(last - *stamp);
     shared.received.store(++replies, std::memory_order_relaxed);
     if (n < o.count) {
       send_call();
@@ -424,6 +461,8 @@ std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
        "publish rate limit in msg/s (0: unlimited)")
       ("stall-timeout", po::value(&o.stall_timeout)->default_value(o.stall_timeout),
        "give up when no message moved for this many seconds")
+      ("body-frame", po::bool_switch(&o.body_frame),
+       "send every body as a frame of its own (warren inlines bodies up to 8 KiB in the header's frame)")
       ("json", po::bool_switch(&o.json),
        "print each summary as one JSON line (live lines to stderr)");
   // clang-format on
