@@ -17,6 +17,9 @@ namespace detail {
 
 namespace {
 
+// Commands read per read_available_locked (see there).
+constexpr std::size_t kReadBatch = 256;
+
 template <class T>
 const T* as(const protocol::Method& m) { return std::get_if<T>(&m); }
 
@@ -234,7 +237,7 @@ void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function
 }
 
 void ConnectionCore::read_available_locked() {
-  while (!close_ok_received_) {
+  for (std::size_t n = 0; n < kReadBatch && !close_ok_received_; ++n) {
     zmq::message_t header;
     if (!socket_.recv(header, zmq::recv_flags::dontwait)) return;
     last_recv_ = coarse_now();

@@ -164,6 +164,8 @@ class ConnectionCore {
   // Polls and reads until done() or `deadline`; sends heartbeats as they fall
   // due and declares the broker lost after 3 silent intervals.
   void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
+  // Reads what has arrived, at most kReadBatch commands: pending deliveries
+  // stay few (memory, latency) and are dispatched between batches.
   void read_available_locked();
   void handle_locked(zmq::message_t& header, zmq::message_t* body, std::size_t frames);
   // Settles this channel's publishes up to `seq` (user numbering).
