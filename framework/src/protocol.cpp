@@ -92,7 +92,7 @@ void pack_value(Packer& pk, const FieldValue& v) {
 
 struct FieldPacker {
   Packer& pk;
-  void operator()(const char*, const std::string& s) { pack_string(pk, s); }
+  void operator()(const char*, std::string_view s) { pack_string(pk, s); }
   void operator()(const char*, bool b) { b ? pk.pack_true() : pk.pack_false(); }
   void operator()(const char*, const FieldTable& t) { pack_table(pk, t); }
   template <class T>
@@ -428,27 +428,37 @@ Opcode opcode_of(const Method& m) {
 std::string_view name_of(Opcode op) { return kOps[static_cast<std::size_t>(op)].name; }
 bool has_content(Opcode op) { return kOps[static_cast<std::size_t>(op)].content; }
 
-void encode_to(std::string& out, std::uint16_t channel, const Method& method,
-               std::string_view raw_properties, std::string_view inline_body) {
+namespace {
+
+template <class M>
+void encode_method_to(std::string& out, std::uint16_t channel, const M& m, std::string_view raw_properties,
+                      std::string_view inline_body) {
   StringSink sink{&out};
   Packer pk(sink);
   pk.pack_uint32(kVersion);
-  std::visit(
-      [&](const auto& m) {
-        using M = std::decay_t<decltype(m)>;
-        pk.pack_uint8(static_cast<std::uint8_t>(M::kOpcode));
-        pk.pack_uint16(channel);
-        FieldCounter count;
-        M::fields(m, count);
-        pk.pack_array(count.n);
-        M::fields(m, FieldPacker{pk});
-        if constexpr (M::kHasContent) {
-          if (raw_properties.empty()) pk.pack_map(0);
-          else out.append(raw_properties);
-          out.append(inline_body);
-        }
-      },
-      method);
+  pk.pack_uint8(static_cast<std::uint8_t>(M::kOpcode));
+  pk.pack_uint16(channel);
+  FieldCounter count;
+  M::fields(m, count);
+  pk.pack_array(count.n);
+  M::fields(m, FieldPacker{pk});
+  if constexpr (M::kHasContent) {
+    if (raw_properties.empty()) pk.pack_map(0);
+    else out.append(raw_properties);
+    out.append(inline_body);
+  }
+}
+
+}  // namespace
+
+void encode_to(std::string& out, std::uint16_t channel, const Method& method,
+               std::string_view raw_properties, std::string_view inline_body) {
+  std::visit([&](const auto& m) { encode_method_to(out, channel, m, raw_properties, inline_body); }, method);
+}
+
+void encode_to(std::string& out, std::uint16_t channel, const BasicDeliverView& deliver,
+               std::string_view raw_properties, std::string_view inline_body) {
+  encode_method_to(out, channel, deliver, raw_properties, inline_body);
 }
 
 std::string encode(std::uint16_t channel, const Method& method, std::string_view raw_properties) {

@@ -889,6 +889,22 @@ TEST(CodecTest, InlineBodyRoundTripsAndFrameCountsAreChecked) {
   EXPECT_EQ(frame_code(cmd, 3), kFrameError);
 }
 
+TEST(CodecTest, DeliverViewEncodesAsBasicDeliver) {
+  const std::string raw = encode_properties(all_properties());
+  const std::string tag(40, 't');
+  for (std::uint64_t delivery_tag : {std::uint64_t{1}, std::uint64_t{300}, ~std::uint64_t{0}}) {
+    for (bool redelivered : {false, true}) {
+      BasicDeliver owned{tag, delivery_tag, redelivered, "amq.topic", "a.b.c"};
+      BasicDeliverView viewed{tag, delivery_tag, redelivered, "amq.topic", "a.b.c"};
+      std::string a, b;
+      encode_to(a, 9, Method(owned), raw, "body");
+      encode_to(b, 9, viewed, raw, "body");
+      EXPECT_EQ(a, b);
+      EXPECT_EQ(std::get<BasicDeliver>(decode(b).method), owned);
+    }
+  }
+}
+
 TEST(CodecTest, MissingOrMalformedPropertiesAreFrameErrors) {
   const std::string publish =
       hand_frame<BasicPublish>(1, {mp::str(""), mp::str("q"), mp::boolean(false)}, "");

@@ -312,6 +312,12 @@ bool BrokerCore::try_send(Session& s, std::vector<zmq::message_t>& frames) {
 
 void BrokerCore::send(Session& s, std::uint16_t channel, const protocol::Method& method,
                       std::string_view properties, zmq::message_t* body) {
+  send_command(s, channel, method, properties, body);
+}
+
+template <class M>
+void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method, std::string_view properties,
+                              zmq::message_t* body) {
   if (s.dead) return;
   encode_buffer_.clear();
   // A small body goes inline, in the header's frame; a large one as a frame
@@ -788,11 +794,9 @@ std::uint64_t BrokerCore::record_unacked(ChannelSession& ch, std::shared_ptr<Que
 void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   ChannelSession& ch = *c.channel;
   StoredMessage& m = *entry.message;
-  // Built as the Method send() takes (the temporary's strings are moved in),
-  // so they are copied once, not again into the variant.
-  protocol::Method method{protocol::BasicDeliver{c.tag, 0, entry.redelivered, m.exchange, m.routing_key}};
-  auto& d = std::get<protocol::BasicDeliver>(method);
-  auto message = entry.message;  // keeps the body alive while sending
+  // Views, not copies, of the strings: `entry` (no_ack) or the unacked list
+  // keeps the message alive while it is sent.
+  protocol::BasicDeliverView d{c.tag, 0, entry.redelivered, m.exchange, m.routing_key};
   if (c.no_ack) {
     d.delivery_tag = ch.next_delivery_tag++;
     settled_from(*c.queue, m);
@@ -800,7 +804,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
     delivered_from(*c.queue, m);
     d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), c.shared_from_this());
   }
-  send(*c.session, ch.number, method, m.properties, &m.body);
+  send_command(*c.session, ch.number, d, m.properties, &m.body);
   delivered_.fetch_add(1, std::memory_order_relaxed);
   ++c.queue->delivered;
 }

@@ -121,6 +121,10 @@ class BrokerCore {
   Log& log() { return log_; }
   void send(Session& s, std::uint16_t channel, const protocol::Method& method,
             std::string_view properties = {}, zmq::message_t* body = nullptr);
+  // send() for a Method or a protocol::BasicDeliverView (deliver()).
+  template <class M>
+  void send_command(Session& s, std::uint16_t channel, const M& method, std::string_view properties,
+                    zmq::message_t* body);
   std::shared_ptr<Queue> find_queue(std::string_view name);
   std::shared_ptr<Queue> declare_queue(std::string name, QueueFlags flags, Session* owner);
   void delete_queue(const std::shared_ptr<Queue>& q);
