@@ -8,6 +8,7 @@ packages=(
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev
   libboost-program-options-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libgoogle-perftools-dev
   clang libclang-rt-14-dev
 )
 
