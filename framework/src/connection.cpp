@@ -711,6 +711,9 @@ void ConnectionCore::record_qos(std::uint16_t ch, const protocol::BasicQos& qos)
 
 std::size_t ConnectionCore::dispatch_pending() {
   std::size_t n = 0;
+  // One Message for the whole batch: its strings keep their capacity from
+  // one delivery to the next (callbacks see it as const).
+  Message msg;
   for (;;) {
     Incoming in;
     std::shared_ptr<ConsumerCallback> callback;
@@ -763,14 +766,13 @@ std::size_t ConnectionCore::dispatch_pending() {
       continue;
     }
     auto& d = std::get<protocol::BasicDeliver>(in.method);
-    Message msg;
-    msg.exchange = std::move(d.exchange);
-    msg.routing_key = std::move(d.routing_key);
+    msg.exchange.assign(d.exchange);
+    msg.routing_key.assign(d.routing_key);
     msg.properties = protocol::decode_properties(in.properties);
     msg.body.assign(in.body_view());
     msg.delivery_tag = d.delivery_tag;
     msg.redelivered = d.redelivered;
-    msg.consumer_tag = std::move(d.consumer_tag);
+    msg.consumer_tag.assign(d.consumer_tag);
     (*callback)(msg);
   }
 }
