@@ -97,8 +97,8 @@ class ForwarderCore {
       const bool paused = paused_.load();
       // Forward a direction while its destination can take a message;
       // otherwise wait for the destination to have room.
-      const bool down = !paused && writable(backend_);
-      const bool up = !paused && two_way && writable(frontend_);
+      const bool down = !paused && (!waits_for_room() || writable(backend_));
+      const bool up = !paused && two_way && (!waits_for_room() || writable(frontend_));
       short front_events = 0, back_events = 0;
       if (!paused) {
         front_events = static_cast<short>((down ? ZMQ_POLLIN : 0) |
@@ -141,10 +141,16 @@ class ForwarderCore {
   std::atomic<bool> paused_{false};
 
  private:
+  // XPUB and XSUB never refuse a send (at the high-water mark they drop), so
+  // a forwarder need not ask for room: asking costs a poll(2) and a
+  // getpid(2) inside libzmq per message. A streamer's and a queue's sockets
+  // do refuse, and they must not drop.
+  bool waits_for_room() const { return options_.device != DeviceKind::kForwarder; }
+
   // Moves up to kBatch whole messages from `from` to `to`.
   void move(zmq::socket_t& from, zmq::socket_t& to, bool upstream) {
     for (int i = 0; i < kBatch; ++i) {
-      if (i > 0 && !writable(to)) return;
+      if (i > 0 && waits_for_room() && !writable(to)) return;
       if (!from.recv(part_, zmq::recv_flags::dontwait)) return;
       std::uint64_t bytes = 0;
       bool sending = true;
