@@ -8,7 +8,8 @@
 # usage: bench/run.sh [--full] [--fanout] [--rpc] [--durable] [BUILD_DIR]
 #   BUILD_DIR  where the build is (default: ./build next to bench/); needs the
 #              targets warrend, warren-perf and zmq-proxy-baseline
-#   --full     also manual ack (prefetch 100), 1 KiB and 16 KiB bodies
+#   --full     also manual ack (prefetch 100; an ack per message, and one
+#              multiple-ack per 50 as in issue 3), 1 KiB and 16 KiB bodies
 #   --fanout   a fanout exchange to 1, 10 and 100 queues, one consumer each
 #   --rpc      RPC round trips, direct reply-to and reply queue, beside a bare
 #              REQ -> ROUTER/DEALER proxy -> REP; one call at a time, then 50
@@ -36,7 +37,7 @@ for arg in "$@"; do
     --fanout) fanout=1 ;;
     --rpc) rpc=1 ;;
     --durable) durable=1 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build=$arg ;;
   esac
 done
@@ -223,6 +224,7 @@ if ((full || !(fanout || rpc || durable))); then
 fi
 if ((full)); then
   scenario "$size" "$count" "manual/pf100" --manual-ack --prefetch 100
+  scenario "$size" "$count" "manual/pf100/50" --manual-ack --prefetch 100 --ack-every 50
   scenario 1024 "$count" auto
   scenario 16384 $((count / 10)) auto
 fi
