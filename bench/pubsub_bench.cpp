@@ -9,6 +9,14 @@
 // first send to the last receive. Each scenario runs --runs times; the
 // summary prints the median. The forwarders run on their own ZeroMQ context
 // (their own I/O thread), as in a separate process.
+//
+// With --redis-port P it also runs the same traffic through a Redis server
+// already listening on 127.0.0.1:P: PUBLISH pipelined 16 at a time (as
+// `redis-benchmark -P 16`) on one connection, SUBSCRIBE on another, read by
+// a thread that parses the pushes itself. Start Redis with its pub/sub
+// output-buffer limit off (--client-output-buffer-limit 'pubsub 0 0 0') so
+// that, like the high-water marks here, it holds every message rather than
+// dropping a subscriber that falls behind.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -17,6 +25,13 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/program_options.hpp>
 #include <zmq.hpp>
@@ -34,6 +49,7 @@ struct Options {
   std::uint64_t count = 1'000'000;
   std::vector<std::size_t> sizes{100, 1024};
   int runs = 3;
+  int redis_port = 0;  // 0: no Redis scenario
 };
 
 struct Result {
@@ -181,6 +197,153 @@ Result run_zmq_proxy(const Options& o, std::size_t size) {
   return r;
 }
 
+// ---- Redis ------------------------------------------------------------------
+
+// A blocking TCP connection to a Redis server on loopback.
+class RedisConnection {
+ public:
+  explicit RedisConnection(int port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("no Redis on 127.0.0.1:" + std::to_string(port));
+    }
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  ~RedisConnection() { ::close(fd_); }
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  void write_all(std::string_view bytes) {
+    while (!bytes.empty()) {
+      auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0) throw std::runtime_error("Redis connection: send failed");
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+  // Appends what arrives within `timeout_ms` to `into`; false once Redis
+  // has closed the connection.
+  bool read_some(std::string& into, int timeout_ms) {
+    pollfd item{fd_, POLLIN, 0};
+    if (::poll(&item, 1, timeout_ms) <= 0) return true;
+    char chunk[65536];
+    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return false;
+    into.append(chunk, static_cast<std::size_t>(n));
+    return true;
+  }
+  // Reads and drops whatever has arrived (the publisher's replies).
+  void discard_available() {
+    char chunk[65536];
+    while (::recv(fd_, chunk, sizeof chunk, MSG_DONTWAIT) > 0) {
+    }
+  }
+
+ private:
+  int fd_;
+};
+
+// A RESP command: an array of bulk strings.
+void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+  out += '*' + std::to_string(args.size()) + "\r\n";
+  for (auto a : args) {
+    out += '$' + std::to_string(a.size()) + "\r\n";
+    out.append(a);
+    out += "\r\n";
+  }
+}
+
+// Parses one RESP array of bulk strings (a pub/sub push) at `pos`. Returns
+// false, leaving `pos`, when the bytes are not all there yet.
+bool parse_push(std::string_view in, std::size_t& pos, std::vector<std::string_view>& parts) {
+  auto line = [&](std::size_t& at, char type, long long& value) {
+    if (at >= in.size()) return false;
+    if (in[at] != type) throw std::runtime_error(std::string("Redis: unexpected reply type ") + in[at]);
+    auto end = in.find("\r\n", at);
+    if (end == std::string_view::npos) return false;
+    value = std::stoll(std::string(in.substr(at + 1, end - at - 1)));
+    at = end + 2;
+    return true;
+  };
+  std::size_t at = pos;
+  long long count = 0;
+  if (!line(at, '*', count)) return false;
+  parts.clear();
+  for (long long i = 0; i < count; ++i) {
+    if (at < in.size() && in[at] == ':') {  // the subscription count of a subscribe reply
+      long long ignored = 0;
+      if (!line(at, ':', ignored)) return false;
+      parts.emplace_back();
+      continue;
+    }
+    long long size = 0;
+    if (!line(at, '$', size)) return false;
+    if (in.size() < at + static_cast<std::size_t>(size) + 2) return false;
+    parts.push_back(in.substr(at, static_cast<std::size_t>(size)));
+    at += static_cast<std::size_t>(size) + 2;
+  }
+  pos = at;
+  return true;
+}
+
+Result run_redis(const Options& o, std::size_t size) {
+  constexpr int kPipeline = 16;
+  RedisConnection publisher(o.redis_port);
+  RedisConnection subscriber(o.redis_port);
+  std::string subscribe;
+  append_command(subscribe, {"SUBSCRIBE", kChannel});
+  subscriber.write_all(subscribe);
+
+  Run run;
+  std::thread receiver([&] {
+    std::string in;
+    std::size_t pos = 0;
+    std::vector<std::string_view> parts;
+    while (!run.stop.load(std::memory_order_relaxed)) {
+      if (!subscriber.read_some(in, 10)) break;
+      while (parse_push(in, pos, parts))
+        if (parts.size() == 3 && parts[0] == "message") run.on_message(parts[2].size(), size);
+      in.erase(0, pos);
+      pos = 0;
+    }
+  });
+  const std::string body(size, 'x');
+  std::string batch;
+  int batched = 0;
+  std::uint64_t sent = 0;
+  auto flush = [&] {
+    publisher.write_all(batch);
+    batch.clear();
+    batched = 0;
+    publisher.discard_available();
+  };
+  Result r;
+  try {
+    r = drive(
+        run, o,
+        [&] {
+          append_command(batch, {"PUBLISH", kChannel, "w"});
+          flush();
+        },
+        [&] {
+          append_command(batch, {"PUBLISH", kChannel, body});
+          ++sent;
+          if (++batched == kPipeline || sent == o.count) flush();
+        });
+  } catch (...) {
+    run.stop.store(true);
+    receiver.join();
+    throw;
+  }
+  receiver.join();
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,7 +355,9 @@ int main(int argc, char** argv) {
       ("help,h", "show this help and exit")
       ("count,C", po::value(&o.count)->default_value(o.count), "messages per run")
       ("sizes,s", po::value(&sizes)->default_value(sizes), "body sizes, comma-separated")
-      ("runs,r", po::value(&o.runs)->default_value(o.runs), "runs per scenario (the median is reported)");
+      ("runs,r", po::value(&o.runs)->default_value(o.runs), "runs per scenario (the median is reported)")
+      ("redis-port", po::value(&o.redis_port)->default_value(o.redis_port),
+       "also run through the Redis server on 127.0.0.1:PORT (0: do not)");
   po::variables_map vm;
   if (auto code = warren::perf::parse_command_line("pubsub-bench", argc, argv, desc, vm)) return *code;
   o.sizes.clear();
@@ -209,14 +374,18 @@ int main(int argc, char** argv) {
     std::size_t size;
     double median;
   };
+  std::vector<std::string> scenarios{"warren", "zmq-proxy"};
+  if (o.redis_port) scenarios.emplace_back("redis");
   std::vector<Row> rows;
   for (auto size : o.sizes) {
-    for (const char* scenario : {"warren", "zmq-proxy"}) {
+    for (const auto& scenario : scenarios) {
       std::vector<double> rates;
       for (int i = 0; i < o.runs; ++i) {
-        Result r = std::string(scenario) == "warren" ? run_warren(o, size) : run_zmq_proxy(o, size);
+        Result r = scenario == "warren"      ? run_warren(o, size)
+                   : scenario == "zmq-proxy" ? run_zmq_proxy(o, size)
+                                             : run_redis(o, size);
         rates.push_back(r.rate());
-        std::printf("%-10s %7zu %4d %12.0f %10.1f %10llu\n", scenario, size, i + 1, r.rate(),
+        std::printf("%-10s %7zu %4d %12.0f %10.1f %10llu\n", scenario.c_str(), size, i + 1, r.rate(),
                     r.rate() * static_cast<double>(size) / 1e6,
                     static_cast<unsigned long long>(o.count - r.received));
         std::fflush(stdout);
@@ -227,11 +396,15 @@ int main(int argc, char** argv) {
   }
   std::printf("\nmedian of %d runs, %llu messages each\n", o.runs,
               static_cast<unsigned long long>(o.count));
-  std::printf("%-10s %7s %12s %10s\n", "scenario", "size", "msg/s", "warren/zmq");
-  for (std::size_t i = 0; i + 1 < rows.size(); i += 2)
-    for (int k = 0; k < 2; ++k)
-      std::printf("%-10s %7zu %12.0f %10s\n", rows[i + k].scenario.c_str(), rows[i + k].size,
-                  rows[i + k].median,
-                  k == 0 ? std::to_string(rows[i].median / rows[i + 1].median).substr(0, 4).c_str() : "");
+  std::printf("%-10s %7s %12s %12s\n", "scenario", "size", "msg/s", "warren/this");
+  // Rows come in groups of one per scenario, warren first, for each size.
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const Row& warren_row = rows[i - i % scenarios.size()];
+    std::string ratio = rows[i].scenario == "warren" || rows[i].median <= 0
+                            ? ""
+                            : std::to_string(warren_row.median / rows[i].median).substr(0, 4);
+    std::printf("%-10s %7zu %12.0f %12s\n", rows[i].scenario.c_str(), rows[i].size, rows[i].median,
+                ratio.c_str());
+  }
   return 0;
 }
