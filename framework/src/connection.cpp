@@ -172,12 +172,8 @@ void ConnectionCore::handshake_locked(Clock::time_point deadline) {
 void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& method,
                                  std::string_view properties, const std::string_view* body) {
   encode_buffer_.clear();
-  if (body && body->size() <= protocol::kInlineBodyMax) {  // one frame: see kInlineBodyMax
-    protocol::encode_to(encode_buffer_, ch, method, properties, *body);
-    body = nullptr;
-  } else {
-    protocol::encode_to(encode_buffer_, ch, method, properties);
-  }
+  if (protocol::encode_to_send(encode_buffer_, ch, method, properties, body ? *body : std::string_view()))
+    body = nullptr;  // inline: one frame
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
   if (body) content.rebuild(body->data(), body->size());

@@ -449,7 +449,25 @@ void encode_method_to(std::string& out, std::uint16_t channel, const M& m, std::
   }
 }
 
+template <class M>
+bool encode_method_to_send(std::string& out, std::uint16_t channel, const M& m, std::string_view raw_properties,
+                           std::string_view body) {
+  bool inline_body = body.size() <= kInlineBodyMax;
+  encode_to(out, channel, m, raw_properties, inline_body ? body : std::string_view());
+  return inline_body;
+}
+
 }  // namespace
+
+bool encode_to_send(std::string& out, std::uint16_t channel, const Method& method,
+                    std::string_view raw_properties, std::string_view body) {
+  return encode_method_to_send(out, channel, method, raw_properties, body);
+}
+
+bool encode_to_send(std::string& out, std::uint16_t channel, const BasicDeliverView& deliver,
+                    std::string_view raw_properties, std::string_view body) {
+  return encode_method_to_send(out, channel, deliver, raw_properties, body);
+}
 
 void encode_to(std::string& out, std::uint16_t channel, const Method& method,
                std::string_view raw_properties, std::string_view inline_body) {

@@ -889,6 +889,22 @@ TEST(CodecTest, InlineBodyRoundTripsAndFrameCountsAreChecked) {
   EXPECT_EQ(frame_code(cmd, 3), kFrameError);
 }
 
+TEST(CodecTest, EncodeToSendInlinesBodiesUpToTheLimit) {
+  for (std::size_t size : {std::size_t{0}, std::size_t{100}, kInlineBodyMax, kInlineBodyMax + 1}) {
+    const std::string body(size, 'b');
+    std::string frame;
+    bool inlined = encode_to_send(frame, 1, BasicPublish{"", "q", false}, "", body);
+    EXPECT_EQ(inlined, size <= kInlineBodyMax) << size;
+    EXPECT_EQ(decode(frame).inline_body, inlined ? body : "") << size;
+    std::string viewed;
+    EXPECT_EQ(encode_to_send(viewed, 1, BasicDeliverView{"t", 1, false, "", "q"}, "", body), inlined);
+    EXPECT_EQ(decode(viewed).inline_body, inlined ? body : "") << size;
+  }
+  std::string frame;  // a method without content: nothing left to send
+  EXPECT_TRUE(encode_to_send(frame, 1, QueueDeclare{"q", false, false, false, false, {}}, "", ""));
+  EXPECT_EQ(frame, encode(1, QueueDeclare{"q", false, false, false, false, {}}));
+}
+
 TEST(CodecTest, DeliverViewEncodesAsBasicDeliver) {
   const std::string raw = encode_properties(all_properties());
   const std::string tag(40, 't');

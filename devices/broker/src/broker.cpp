@@ -322,12 +322,9 @@ void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method
   encode_buffer_.clear();
   // A small body goes inline, in the header's frame; a large one as a frame
   // of its own that shares the publisher's buffer (no copy).
-  if (body && body->size() <= protocol::kInlineBodyMax) {
-    protocol::encode_to(encode_buffer_, channel, method, properties, body->to_string_view());
+  if (protocol::encode_to_send(encode_buffer_, channel, method, properties,
+                               body ? body->to_string_view() : std::string_view()))
     body = nullptr;
-  } else {
-    protocol::encode_to(encode_buffer_, channel, method, properties);
-  }
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
   if (body) content.copy(*body);

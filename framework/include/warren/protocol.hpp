@@ -477,6 +477,13 @@ void encode_to(std::string& out, std::uint16_t channel, const Method& method,
                std::string_view raw_properties = {}, std::string_view inline_body = {});
 void encode_to(std::string& out, std::uint16_t channel, const BasicDeliverView& deliver,
                std::string_view raw_properties, std::string_view inline_body = {});
+// Encodes a command to send, its body (empty for a method without content)
+// inline when it is at most kInlineBodyMax bytes. Returns false when the
+// body is not in `out` and must follow as a frame of its own.
+bool encode_to_send(std::string& out, std::uint16_t channel, const Method& method,
+                    std::string_view raw_properties, std::string_view body);
+bool encode_to_send(std::string& out, std::uint16_t channel, const BasicDeliverView& deliver,
+                    std::string_view raw_properties, std::string_view body);
 
 std::string encode_properties(const Properties& properties);
 // Throws ProtocolError(501) when `raw` is not a valid properties map.
