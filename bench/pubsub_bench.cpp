@@ -58,7 +58,7 @@ struct Result {
   double rate() const { return seconds > 0 ? static_cast<double>(received) / seconds : 0; }
 };
 
-// The shared shape of both scenarios: `warm` publishes one warm-up message,
+// The shared shape of every scenario: `warm` publishes one warm-up message,
 // `send` one timed message; the subscriber thread runs `receive`, which calls
 // `on_message(body_size)` for each arrival until `stop`.
 struct Run {
@@ -76,7 +76,7 @@ struct Run {
 };
 
 template <class Warm, class Send>
-Result drive(Run& run, const Options& o, Warm warm, Send send) {
+Result drive_timed(Run& run, const Options& o, Warm warm, Send send) {
   auto deadline = Clock::now() + std::chrono::seconds(10);
   while (!run.warmed.load()) {
     if (Clock::now() > deadline) throw std::runtime_error("subscriber never received a warm-up");
@@ -103,6 +103,22 @@ Result drive(Run& run, const Options& o, Warm warm, Send send) {
   return r;
 }
 
+// Runs drive_timed, then stops and joins the subscriber thread `receiver`,
+// also when drive_timed throws.
+template <class Warm, class Send>
+Result drive(Run& run, const Options& o, std::thread& receiver, Warm warm, Send send) {
+  Result r;
+  try {
+    r = drive_timed(run, o, warm, send);
+  } catch (...) {
+    run.stop.store(true);
+    receiver.join();
+    throw;
+  }
+  receiver.join();
+  return r;
+}
+
 Result run_warren(const Options& o, std::size_t size) {
   zmq::context_t forwarder_context(1);
   const int hwm = static_cast<int>(2 * o.count);  // room for every message, with slack
@@ -121,17 +137,8 @@ Result run_warren(const Options& o, std::size_t size) {
       subscriber.process_events(std::chrono::milliseconds(10));
   });
   const std::string body(size, 'x');
-  Result r;
-  try {
-    r = drive(run, o, [&] { publisher.publish(kChannel, "w"); },
-              [&] { publisher.publish(kChannel, body); });
-  } catch (...) {
-    run.stop.store(true);
-    receiver.join();
-    throw;
-  }
-  receiver.join();
-  return r;
+  return drive(run, o, receiver, [&] { publisher.publish(kChannel, "w"); },
+               [&] { publisher.publish(kChannel, body); });
 }
 
 // XSUB/XPUB zmq::proxy on its own thread and context; stopped through its
@@ -185,11 +192,9 @@ Result run_zmq_proxy(const Options& o, std::size_t size) {
   };
   Result r;
   try {
-    r = drive(run, o, [&] { send("w"); }, [&] { send(body); });
+    r = drive(run, o, receiver, [&] { send("w"); }, [&] { send(body); });
   } catch (...) {
-    run.stop.store(true);
   }
-  receiver.join();
   zmq::socket_t stopper(proxy_context, zmq::socket_type::pair);
   stopper.connect("inproc://pubsub-bench-control");
   stopper.send(zmq::str_buffer("TERMINATE"));
@@ -322,26 +327,17 @@ Result run_redis(const Options& o, std::size_t size) {
     batched = 0;
     publisher.discard_available();
   };
-  Result r;
-  try {
-    r = drive(
-        run, o,
-        [&] {
-          append_command(batch, {"PUBLISH", kChannel, "w"});
-          flush();
-        },
-        [&] {
-          append_command(batch, {"PUBLISH", kChannel, body});
-          ++sent;
-          if (++batched == kPipeline || sent == o.count) flush();
-        });
-  } catch (...) {
-    run.stop.store(true);
-    receiver.join();
-    throw;
-  }
-  receiver.join();
-  return r;
+  return drive(
+      run, o, receiver,
+      [&] {
+        append_command(batch, {"PUBLISH", kChannel, "w"});
+        flush();
+      },
+      [&] {
+        append_command(batch, {"PUBLISH", kChannel, body});
+        ++sent;
+        if (++batched == kPipeline || sent == o.count) flush();
+      });
 }
 
 }  // namespace
