@@ -25,10 +25,11 @@ struct Result {
 };
 
 Result run(std::vector<std::string> args) {
+  std::string line;
+  for (const auto& a : args) line += a + " ";
   Process p(std::move(args));
-  while (p.wait_for_line("", 10s)) {
-  }
-  auto status = p.wait();
+  auto status = p.finish();
+  if (!status) ADD_FAILURE() << "did not exit within 60 s: " << line << "\noutput so far:\n" << p.output();
   return {status ? *status : -1, p.output()};
 }
 

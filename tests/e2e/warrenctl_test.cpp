@@ -22,9 +22,7 @@ class WarrenctlTest : public ::testing::Test {
   Result ctl(std::vector<std::string> args) {
     args.insert(args.begin(), {kWarrenctl, "--endpoint", broker_.endpoint});
     Process p(args);
-    while (p.wait_for_line("", 5s)) {
-    }
-    auto status = p.wait();
+    auto status = p.finish();
     return {status ? *status : -1, p.output()};
   }
   Warrend broker_{{"--no-pubsub"}};
@@ -157,9 +155,7 @@ TEST(WarrendUsersFileTest, SeedsUsersThatSurviveARestart) {
   auto ctl = [](const std::string& endpoint, std::vector<std::string> args) {
     args.insert(args.begin(), {kWarrenctl, "--endpoint", endpoint});
     Process p(args);
-    while (p.wait_for_line("", 5s)) {
-    }
-    auto status = p.wait();
+    auto status = p.finish();
     return Result{status ? *status : -1, p.output()};
   };
   {

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -97,6 +98,19 @@ class Process {
   std::optional<int> stop(int sig = SIGTERM, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     if (!exit_code_) ::kill(pid_, sig);
     return wait(deadline);
+  }
+  // Reads all output until the process closes it, then waits for its exit;
+  // one deadline for both (it only catches a hang: tools under a sanitizer on
+  // a loaded machine are slow). Returns the exit status, nullopt on timeout.
+  std::optional<int> finish(std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    auto left = [&] {
+      return std::max(std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now()),
+                      std::chrono::milliseconds(1));
+    };
+    while (std::chrono::steady_clock::now() < until && wait_for_line("", left())) {
+    }
+    return wait(left());
   }
   std::optional<int> wait(std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
     if (exit_code_) return exit_code_;
