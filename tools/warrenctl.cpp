@@ -11,7 +11,6 @@
 #include <iostream>
 #include <iterator>
 #include <map>
-#include <sstream>
 
 #include <boost/program_options.hpp>
 
@@ -23,54 +22,10 @@ namespace {
 
 constexpr int kUsage = 2, kUnreachable = 3, kRefused = 4;
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
-    else if (c == '\n') out += "\\n";
-    else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-std::string to_json(const warren::FieldValue& v);
-
-std::string to_json(const warren::FieldTable& t) {
-  std::string out = "{";
-  for (const auto& [k, v] : t) out += (out.size() > 1 ? "," : "") + json_string(k) + ":" + to_json(v);
-  return out + "}";
-}
-
-std::string to_json(const warren::FieldValue& v) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) return "null";
-        else if constexpr (std::is_same_v<T, bool>) return x ? "true" : "false";
-        else if constexpr (std::is_same_v<T, std::int64_t>) return std::to_string(x);
-        else if constexpr (std::is_same_v<T, double>) {
-          std::ostringstream o;
-          o << x;
-          return o.str();
-        } else if constexpr (std::is_same_v<T, std::string>) return json_string(x);
-        else if constexpr (std::is_same_v<T, warren::Bytes>) return json_string(x.data);
-        else if constexpr (std::is_same_v<T, warren::FieldArray>) {
-          std::string out = "[";
-          for (const auto& e : x) out += (out.size() > 1 ? "," : "") + to_json(e);
-          return out + "]";
-        } else return to_json(x);
-      },
-      v.value);
-}
-
 // A value in a text table: strings bare, everything else as JSON.
 std::string to_text(const warren::FieldValue& v) {
   if (v.is<std::string>()) return v.as<std::string>();
-  return to_json(v);
+  return warren::to_json(v);
 }
 
 // rabbitmqctl's list format: a header line, then one tab-separated line per row.
@@ -83,7 +38,7 @@ void print_rows(const std::vector<warren::FieldTable>& rows, std::vector<std::st
       warren::FieldTable picked;
       for (const auto& c : columns)
         if (auto it = row.find(c); it != row.end()) picked.emplace(c, it->second);
-      out += (out.size() > 1 ? "," : "") + to_json(picked);
+      out += (out.size() > 1 ? "," : "") + warren::to_json(picked);
     }
     std::cout << out << "]\n";
     return;
@@ -253,7 +208,7 @@ int run(const Flags& f) {
         if (m.properties.reply_to) t["reply_to"] = *m.properties.reply_to;
         if (m.properties.delivery_mode) t["delivery_mode"] = static_cast<long long>(*m.properties.delivery_mode);
         if (m.properties.headers) t["headers"] = *m.properties.headers;
-        std::cout << to_json(t) << "\n";
+        std::cout << warren::to_json(t) << "\n";
       } else {
         std::cout << m.body << "\n";
       }

@@ -2,6 +2,7 @@
 // return encoding, and the outputters: pure parts, no broker.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 
 #include "functions.hpp"
@@ -155,6 +156,8 @@ TEST(RemoteOutput, NestedTextAndJson) {
   EXPECT_EQ(nested_text(t, 0), "----------\na:\n    one\n    two\nb:\n    - x\n    - 1\n");
   EXPECT_EQ(to_json(t), R"({"a":"one\ntwo\n","b":["x",1]})");
   EXPECT_EQ(to_json(FieldValue(0.5)), "0.5");
+  EXPECT_EQ(nested_text(0.25, 0), "0.25\n");
+  EXPECT_EQ(nested_text(-HUGE_VAL, 0), "-inf\n");  // as Python prints it; JSON says null
   EXPECT_EQ(format_missing("web3", "1", OutputFormat::kText), "web3:\n    Minion did not return. [No response]\n");
 }
 

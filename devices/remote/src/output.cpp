@@ -1,45 +1,9 @@
 #include "output.hpp"
 
 #include <cmath>
-#include <cstdio>
-#include <type_traits>
 
 namespace warren::remote {
 namespace {
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string number_text(double d) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", d);
-  std::string s = buf;
-  // Prefer the shortest form that reads back the same.
-  for (int precision = 1; precision < 17; ++precision) {
-    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
-    if (std::strtod(buf, nullptr) == d) return buf;
-  }
-  return s;
-}
 
 bool is_scalar(const FieldValue& v) { return !v.is<FieldArray>() && !v.is<FieldTable>(); }
 
@@ -47,7 +11,12 @@ std::string scalar_text(const FieldValue& v) {
   if (v.is<std::nullptr_t>()) return "None";
   if (v.is<bool>()) return v.as<bool>() ? "True" : "False";
   if (v.is<std::int64_t>()) return std::to_string(v.as<std::int64_t>());
-  if (v.is<double>()) return number_text(v.as<double>());
+  if (v.is<double>()) {  // as Python prints it
+    double d = v.as<double>();
+    if (std::isnan(d)) return "nan";
+    if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
+    return to_json(v);
+  }
   if (v.is<std::string>()) return v.as<std::string>();
   if (v.is<Bytes>()) return v.as<Bytes>().data;
   return {};
@@ -68,35 +37,6 @@ std::string indent_lines(const std::string& text, int indent) {
 }
 
 }  // namespace
-
-std::string to_json(const FieldValue& value) {
-  return std::visit(
-      [](const auto& x) -> std::string {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, std::nullptr_t>) {
-          return "null";
-        } else if constexpr (std::is_same_v<T, bool>) {
-          return x ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, std::int64_t>) {
-          return std::to_string(x);
-        } else if constexpr (std::is_same_v<T, double>) {
-          return std::isfinite(x) ? number_text(x) : "null";
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          return json_string(x);
-        } else if constexpr (std::is_same_v<T, Bytes>) {
-          return json_string(x.data);
-        } else if constexpr (std::is_same_v<T, FieldArray>) {
-          std::string out = "[";
-          for (const auto& e : x) out += (out.size() > 1 ? "," : "") + to_json(e);
-          return out + "]";
-        } else {
-          std::string out = "{";
-          for (const auto& [k, v] : x) out += (out.size() > 1 ? "," : "") + json_string(k) + ":" + to_json(v);
-          return out + "}";
-        }
-      },
-      value.value);
-}
 
 std::string nested_text(const FieldValue& value, int indent) {
   std::string pad(static_cast<std::size_t>(indent), ' ');

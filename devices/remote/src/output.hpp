@@ -11,9 +11,6 @@ namespace warren::remote {
 
 enum class OutputFormat { kText, kJson };
 
-// JSON text of a value (bytes as a string, non-finite floats as null).
-std::string to_json(const FieldValue& value);
-
 // A value as salt's nested outputter shows it, each line indented by
 // `indent` spaces: scalars on one line (True/False for booleans), lists as
 // "- item", tables as "----------" then "key:" with the value nested below.

@@ -49,4 +49,9 @@ struct FieldValue {
   bool operator==(const FieldValue& other) const { return value == other.value; }
 };
 
+// JSON text of a value or table: bytes as a string, doubles in their
+// shortest exact form, non-finite doubles as null. For tools and logs.
+std::string to_json(const FieldValue& value);
+std::string to_json(const FieldTable& table);
+
 }  // namespace warren
