@@ -11,6 +11,13 @@
 //           broker that does nothing but forward.
 //   direct: producer DEALER -> consumer ROUTER, no hop in between; for
 //           reference, what one ZeroMQ pipe carries.
+//   window: proxy's shape with a consumer that acks, the ceiling for
+//           `warren-perf --manual-ack --prefetch W --ack-every N`: the proxy
+//           thread forwards while fewer than --window messages are
+//           unacknowledged and otherwise stops reading the producer (whom
+//           ZeroMQ's high-water mark then holds back); the consumer sends
+//           one ack message (a count) per --ack-every messages. No queue, no
+//           codec: what the round trip of a credit window costs on its own.
 //   reqrep: client REQ -> ROUTER [zmq::proxy] DEALER -> server REP, the
 //           ceiling for `warren-perf --rpc`: the server echoes each request,
 //           the client times the round trip. --concurrency K gives the client
@@ -25,9 +32,12 @@
 // and consumer copy each message into new zmq::message_t's, as warren's
 // client does, and use the same high-water marks as warren (100000). A reply
 // is built the same way.
+#include <algorithm>
 #include <atomic>
+#include <climits>
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <optional>
@@ -49,7 +59,7 @@ namespace {
 constexpr int kHighWaterMark = 100000;  // as warren's client and broker sockets
 
 struct BaselineOptions {
-  std::string mode = "all";  // proxy, direct, all (proxy and direct) or reqrep
+  std::string mode = "all";  // proxy, direct, all (proxy and direct), window or reqrep
   std::size_t size = 100;
   std::uint64_t count = 1000000;
   unsigned concurrency = 1;  // reqrep: REQ sockets, one call outstanding on each
@@ -57,6 +67,8 @@ struct BaselineOptions {
   double stall_timeout = 5;
   bool json = false;
   bool body_frame = false;  // the body always as a frame of its own
+  std::uint64_t window = 100;  // window: unacked messages the proxy allows
+  std::uint64_t ack_every = 50;  // window: messages per ack
 };
 
 void tune(zmq::socket_t& s) {
@@ -69,7 +81,8 @@ void tune(zmq::socket_t& s) {
 // its control socket.
 class Proxy {
  public:
-  Proxy()
+  // window 0: zmq::proxy; else the credit loop below.
+  explicit Proxy(std::uint64_t window = 0)
       : frontend_(context_, zmq::socket_type::router),
         backend_(context_, zmq::socket_type::dealer) {
     tune(frontend_);
@@ -80,8 +93,9 @@ class Proxy {
     backend_endpoint_ = backend_.get(zmq::sockopt::last_endpoint);
     zmq::socket_t control(context_, zmq::socket_type::pair);
     control.bind("inproc://proxy-control");
-    thread_ = std::thread([this, c = std::move(control)]() mutable {
-      zmq::proxy_steerable(frontend_, backend_, zmq::socket_ref(), c);
+    thread_ = std::thread([this, window, c = std::move(control)]() mutable {
+      if (window) forward_in_window(window, c);
+      else zmq::proxy_steerable(frontend_, backend_, zmq::socket_ref(), c);
     });
   }
   ~Proxy() {
@@ -97,6 +111,36 @@ class Proxy {
   const std::string& backend() const { return backend_endpoint_; }
 
  private:
+  // Forwards producer -> consumer while fewer than `window` messages are
+  // unacknowledged; an ack from the consumer is an 8-byte count. Ends on any
+  // message on `control`.
+  void forward_in_window(std::uint64_t window, zmq::socket_t& control) {
+    std::uint64_t unacked = 0;
+    zmq::message_t part;
+    for (;;) {
+      zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0},
+                                 {backend_.handle(), 0, ZMQ_POLLIN, 0},
+                                 {frontend_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, unacked < window ? 3 : 2, std::chrono::milliseconds(-1));
+      if (items[0].revents & ZMQ_POLLIN) return;
+      while (backend_.recv(part, zmq::recv_flags::dontwait)) {
+        std::uint64_t n = 0;
+        if (part.size() == sizeof n) std::memcpy(&n, part.data(), sizeof n);
+        unacked -= std::min(n, unacked);
+        while (part.more()) (void)backend_.recv(part, zmq::recv_flags::none);
+      }
+      // The producer's routing id first, then the message's own frames.
+      while (unacked < window && frontend_.recv(part, zmq::recv_flags::dontwait)) {
+        while (part.more()) {
+          (void)frontend_.recv(part, zmq::recv_flags::none);
+          const bool more = part.more();
+          backend_.send(part, more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        }
+        ++unacked;
+      }
+    }
+  }
+
   zmq::context_t context_{1};
   zmq::socket_t frontend_;
   zmq::socket_t backend_;
@@ -220,16 +264,22 @@ void produce(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
 // last frame of each message (a ROUTER or the proxy puts an identity first).
 void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
   const Wire wire(o.size, o.body_frame);
+  const std::uint64_t ack_every = o.mode == "window" ? o.ack_every : 0;
   zmq::message_t part;
   auto receive_one = [&](zmq::recv_flags flags) {
     if (!socket.recv(part, flags)) return false;
     while (part.more()) (void)socket.recv(part, zmq::recv_flags::none);
     return true;
   };
+  auto ack = [&](std::uint64_t n) {  // window mode: settles n messages
+    zmq::message_t m(&n, sizeof n);
+    socket.send(m, zmq::send_flags::none);
+  };
   while (!receive_one(zmq::recv_flags::dontwait)) {  // the warm-up message
     if (shared.stop.load()) return;
     wait_for(socket, ZMQ_POLLIN);
   }
+  if (ack_every) ack(1);
   if (!shared.arrive_and_wait_for_go()) return;
   warren::perf::LatencyHistogram latency;
   std::int64_t last = 0;
@@ -242,6 +292,7 @@ void consume(zmq::socket_t& socket, const BaselineOptions& o, Shared& shared) {
     last = warren::perf::now_ns();
     if (auto stamp = wire.stamp_of(part)) latency.record(last - *stamp);
     shared.received.store(++n, std::memory_order_relaxed);
+    if (ack_every && n % ack_every == 0) ack(ack_every);
   }
   if (last) shared.last_receive = Clock::time_point{std::chrono::nanoseconds(last)};
   shared.latency = latency;
@@ -377,6 +428,10 @@ warren::perf::Summary new_summary(const std::string& mode, const BaselineOptions
   summary.tool = "zmq-proxy-baseline";
   summary.scenario = "zmq-" + mode;
   summary.size = o.size;
+  if (mode == "window") {  // reported as warren-perf reports --manual-ack --prefetch
+    summary.ack = "manual";
+    summary.prefetch = static_cast<unsigned>(std::min<std::uint64_t>(o.window, UINT_MAX));
+  }
   return summary;
 }
 
@@ -416,8 +471,8 @@ warren::perf::Summary run_mode(const std::string& mode, const BaselineOptions& o
   std::optional<Proxy> proxy;
   std::optional<zmq::socket_t> consumer_socket;
   tune(producer_socket);
-  if (mode == "proxy") {
-    proxy.emplace();
+  if (mode == "proxy" || mode == "window") {
+    proxy.emplace(mode == "window" ? o.window : 0);
     consumer_socket.emplace(context, zmq::socket_type::dealer);
     tune(*consumer_socket);
     consumer_socket->connect(proxy->backend());
@@ -452,7 +507,12 @@ std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
       ("help,h", "show this help and exit")
       ("mode,m", po::value(&o.mode)->default_value(o.mode),
        "proxy (DEALER->ROUTER/DEALER proxy->DEALER), direct (DEALER->ROUTER), all (proxy and "
-       "direct) or reqrep (REQ->ROUTER/DEALER proxy->REP, echo)")
+       "direct), window (proxy with a credit window and acks, as --manual-ack --prefetch "
+       "--ack-every) or reqrep (REQ->ROUTER/DEALER proxy->REP, echo)")
+      ("window", po::value(&o.window)->default_value(o.window),
+       "window: messages the proxy lets the consumer hold unacked (warren-perf's --prefetch)")
+      ("ack-every", po::value(&o.ack_every)->default_value(o.ack_every),
+       "window: the consumer acks once per this many messages (<= --window)")
       ("size,s", po::value(&o.size)->default_value(o.size), "message body size in bytes (>= 8)")
       ("count,C", po::value(&o.count)->default_value(o.count), "messages to move (reqrep: calls)")
       ("concurrency", po::value(&o.concurrency)->default_value(o.concurrency),
@@ -475,8 +535,10 @@ std::optional<BaselineOptions> parse(int argc, char** argv, int& exit_code) {
     exit_code = warren::perf::usage_error("zmq-proxy-baseline", text, desc);
     return std::nullopt;
   };
-  if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all" && o.mode != "reqrep")
-    return usage_error("--mode is proxy, direct, all or reqrep");
+  if (o.mode != "proxy" && o.mode != "direct" && o.mode != "all" && o.mode != "reqrep" && o.mode != "window")
+    return usage_error("--mode is proxy, direct, all, window or reqrep");
+  if (o.window < 1 || o.ack_every < 1 || o.ack_every > o.window)
+    return usage_error("--window and --ack-every must be positive, --ack-every at most --window");
   if (o.size < warren::perf::kTimestampBytes) return usage_error("--size must be at least 8");
   if (o.count == 0) return usage_error("--count must be positive");
   if (o.stall_timeout <= 0) return usage_error("--stall-timeout must be positive");

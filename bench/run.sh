@@ -9,7 +9,8 @@
 #   BUILD_DIR  where the build is (default: ./build next to bench/); needs the
 #              targets warrend, warren-perf and zmq-proxy-baseline
 #   --full     also manual ack (prefetch 100; an ack per message, and one
-#              multiple-ack per 50 as in issue 3), 1 KiB and 16 KiB bodies
+#              multiple-ack per 50 as in issue 3, beside the bare proxy with
+#              the same credit window), 1 KiB and 16 KiB bodies
 #   --fanout   a fanout exchange to 1, 10 and 100 queues, one consumer each
 #   --rpc      RPC round trips, direct reply-to and reply queue, beside a bare
 #              REQ -> ROUTER/DEALER proxy -> REP; one call at a time, then 50
@@ -37,7 +38,7 @@ for arg in "$@"; do
     --fanout) fanout=1 ;;
     --rpc) rpc=1 ;;
     --durable) durable=1 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) build=$arg ;;
   esac
 done
@@ -86,6 +87,7 @@ endpoint=$(warrend_endpoint "$tmp/warrend.out" "$tmp/warrend.err" "$warrend_pid"
 json() { sed -n 's/.*"'"$1"'":\([0-9.]*\).*/\1/p'; }
 
 status=0
+last_proxy_rate=""  # the zmq-proxy figure of the last scenario
 rows=()
 # row NAME SIZE ACK JSON-LINE [PROXY-RATE]
 row() {
@@ -129,9 +131,24 @@ scenario() {
   warren=$(cat "$tmp/perf.json")
   kill -0 "$warrend_pid" 2>/dev/null || die "warrend died: $(cat "$tmp/warrend.err")"
   proxy_rate=$(json rate <<<"$proxy")
+  last_proxy_rate=$proxy_rate
   [[ -n $warren ]] && row warren "$sz" "$ack" "$warren" "$proxy_rate"
   [[ -n $proxy ]] && row zmq-proxy "$sz" auto "$proxy" "$proxy_rate"
   [[ -n $direct ]] && row zmq-direct "$sz" auto "$direct" "$proxy_rate"
+  return 0
+}
+
+# window_row SIZE COUNT WINDOW EVERY: the bare proxy with a credit window and
+# acks (what a prefetch window costs ZeroMQ alone), after the scenario whose
+# proxy figure its ratio is against.
+window_row() {
+  local sz=$1 n=$2 window=$3 every=$4 line
+  echo "== $sz B x $n, bare proxy with window $window, an ack per $every" >&2
+  run_tool "$tmp/window.json" "$tmp/window.err" \
+    "$baseline" --mode window --window "$window" --ack-every "$every" --size "$sz" --count "$n" --json ||
+    { status=1; cat "$tmp/window.err" >&2; }
+  line=$(grep '"zmq-window"' "$tmp/window.json" || true)
+  [[ -n $line ]] && row zmq-window "$sz" "pf$window/$every" "$line" "$last_proxy_rate"
   return 0
 }
 
@@ -225,6 +242,7 @@ fi
 if ((full)); then
   scenario "$size" "$count" "manual/pf100" --manual-ack --prefetch 100
   scenario "$size" "$count" "manual/pf100/50" --manual-ack --prefetch 100 --ack-every 50
+  window_row "$size" "$count" 100 50
   scenario 1024 "$count" auto
   scenario 16384 $((count / 10)) auto
 fi

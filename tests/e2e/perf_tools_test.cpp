@@ -1,7 +1,8 @@
-// End to end: warren-perf's message size ranges and their report, and the
-// usage and connection errors of amqp-perf (bench/compare), which shares
-// warren-perf's flags. amqp-perf is built only when librabbitmq is
-// installed; its tests skip otherwise. They need no RabbitMQ.
+// End to end: warren-perf's message size ranges and their report, the usage
+// and connection errors of amqp-perf (bench/compare), which shares
+// warren-perf's flags, and zmq-proxy-baseline's credit window. amqp-perf is
+// built only when librabbitmq is installed, the bench/ tools only with
+// WARREN_BUILD_BENCH; their tests skip otherwise. They need no RabbitMQ.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@ using namespace std::chrono_literals;
 
 const std::string kWarrenPerf = std::string(TOOLS_DIR) + "/warren-perf";
 const std::string kAmqpPerf = std::string(BENCH_DIR) + "/amqp-perf";
+const std::string kBaseline = std::string(BENCH_DIR) + "/zmq-proxy-baseline";
 
 // The number stored under "key" in a JSON line, if any.
 std::optional<double> number_at(const std::string& line, const std::string& key) {
@@ -31,7 +33,7 @@ std::optional<double> number_at(const std::string& line, const std::string& key)
 // Runs a tool to its end; returns its exit status.
 int exit_status(std::vector<std::string> argv) {
   Process p(std::move(argv));
-  auto status = p.wait(30s);
+  auto status = p.finish(30s);
   EXPECT_TRUE(status) << "did not exit: " << p.output();
   return status.value_or(-1);
 }
@@ -122,6 +124,29 @@ TEST(AmqpPerf, NoBrokerIsAnErrorNotAHang) {
   auto endpoint = "amqp://guest:guest@127.0.0.1:" + std::to_string(port.port());
   EXPECT_EQ(exit_status({kAmqpPerf, "--endpoint", endpoint, "-C", "10"}), 1);
   EXPECT_EQ(exit_status({kAmqpPerf, "--endpoint", endpoint, "--rpc", "-C", "10"}), 1);
+}
+
+bool baseline_built() { return std::filesystem::exists(kBaseline); }
+
+// The window mode forwards while fewer than --window messages are unacked:
+// every message arrives only if the consumer's acks reopen the window (a
+// lost ack would stall the run, which then reports lost messages), also
+// when the count is not a multiple of --ack-every.
+TEST(ZmqProxyBaseline, WindowModeMovesEveryMessage) {
+  if (!baseline_built()) GTEST_SKIP() << "bench/ not built";
+  Process p({kBaseline, "--mode", "window", "--window", "10", "--ack-every", "5", "-C", "2003", "--json"});
+  auto line = p.wait_for_line("\"tool\"", 60s);
+  ASSERT_TRUE(line) << p.output();
+  EXPECT_NE(line->find("\"scenario\":\"zmq-window\""), std::string::npos) << *line;
+  EXPECT_NE(line->find("\"sent\":2003,\"received\":2003,\"lost\":0"), std::string::npos) << *line;
+  EXPECT_EQ(p.finish(30s), 0);
+}
+
+TEST(ZmqProxyBaseline, BadWindowsAreUsageErrors) {
+  if (!baseline_built()) GTEST_SKIP() << "bench/ not built";
+  EXPECT_EQ(exit_status({kBaseline, "--mode", "window", "--window", "10", "--ack-every", "11", "-C", "10"}), 2);
+  EXPECT_EQ(exit_status({kBaseline, "--mode", "window", "--window", "0", "--ack-every", "1", "-C", "10"}), 2);
+  EXPECT_EQ(exit_status({kBaseline, "--mode", "credit", "-C", "10"}), 2);
 }
 
 }  // namespace
