@@ -43,11 +43,14 @@ TEST(WorkQueues, KilledWorkerLosesNoTask) {
 TEST(WorkQueues, FairDispatchByPrefetchOne) {
   Warrend broker;
   ASSERT_FALSE(broker.endpoint.empty());
-  auto fast = worker(broker.endpoint, "fast", 5);
-  auto slow = worker(broker.endpoint, "slow", 20);
+  // 4x apart in task time. Each task also costs a delivery and an ack round
+  // trip, which under a sanitizer on a loaded machine reaches milliseconds:
+  // tasks long beside that keep the workers' real speeds about 4x apart.
+  auto fast = worker(broker.endpoint, "fast", 20);
+  auto slow = worker(broker.endpoint, "slow", 80);
   ASSERT_TRUE(fast->wait_for_line("Waiting"));
   ASSERT_TRUE(slow->wait_for_line("Waiting"));
-  constexpr int kTasks = 200;
+  constexpr int kTasks = 100;
   Process task({kNewTask, "--endpoint", broker.endpoint, "--count", std::to_string(kTasks), "job."});
   EXPECT_EQ(task.wait(), 0);
   int fast_done = 0, slow_done = 0;

@@ -15,7 +15,9 @@ inline const std::string kWarrendPath = WARREND_PATH;
 // Starts warrend on tcp://127.0.0.1:* and learns its endpoint from its first
 // line; endpoint is empty if it did not start. 100 ms heartbeats by default,
 // so a killed client is noticed within 300 ms. Its data directory is a
-// scratch directory of its own unless `extra` names one.
+// scratch directory of its own unless `extra` names one. No pub/sub
+// forwarder unless `extra` gives it endpoints: its default ports are fixed,
+// and tests running side by side would race for them.
 struct Warrend {
   TempDir data;
   Process process;
@@ -32,6 +34,8 @@ struct Warrend {
     std::vector<std::string> a{kWarrendPath, "--endpoint", "tcp://127.0.0.1:*", "--log-level", "warning"};
     if (std::find(extra.begin(), extra.end(), "--data-dir") == extra.end())
       a.insert(a.end(), {"--data-dir", data.path.string()});
+    auto has = [&](const char* flag) { return std::find(extra.begin(), extra.end(), flag) != extra.end(); };
+    if (!has("--no-pubsub") && !has("--pubsub-frontend") && !has("--pubsub-backend")) a.push_back("--no-pubsub");
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
