@@ -188,5 +188,65 @@ TEST(CurveEndToEnd, WarrendPubSubUsesTheSameKeys) {
   EXPECT_TRUE(wait_until([&] { return KeysDirectory(keys).list(KeyState::kPending).size() == 1; }));
 }
 
+// Remote execution over CURVE (docs/remote-execution.md, Security): the
+// master and a minion connect with keys added by warren-keys, each as its
+// own user, and a job goes out and its return comes back; a minion with a
+// key the broker never accepted, or a master without CURVE, is refused
+// with its documented exit status.
+TEST(CurveEndToEnd, RemoteExecutionWithAcceptedKeysOnly) {
+  if (!curve_supported()) GTEST_SKIP() << "libzmq without CURVE";
+  const std::string remote = REMOTE_DIR;
+  TempDir dir, state;
+  auto d = dir.path.string();
+  auto keys = d + "/keys";
+  for (auto name : {"server", "master", "web1", "intruder"}) ASSERT_EQ(keygen({"--dir", d, name}).status, 0);
+  KeysDirectory(keys).create();
+  ASSERT_EQ(keys_tool(keys, {"--add", d + "/master.pub", "--user", "master"}).status, 0);
+  ASSERT_EQ(keys_tool(keys, {"--add", d + "/web1.pub", "--user", "minion-web1"}).status, 0);
+  Warrend broker({"--no-pubsub", "--curve-secret-key", d + "/server.key", "--keys-dir", keys});
+  ASSERT_FALSE(broker.endpoint.empty());
+  auto curve_flags = [&](const std::string& name) {
+    return std::vector<std::string>{"--curve-server-key", d + "/server.pub", "--curve-key", d + "/" + name + ".key"};
+  };
+  auto minion_args = [&](const std::string& id, const std::string& key) {
+    std::vector<std::string> args{remote + "/warren-minion", "--endpoint", broker.endpoint, "--id", id,
+                                  "--announce-interval", "500"};
+    auto flags = curve_flags(key);
+    args.insert(args.end(), flags.begin(), flags.end());
+    return args;
+  };
+  Process minion(minion_args("web1", "web1"));
+  ASSERT_TRUE(minion.wait_for_line("minion web1 ready", 30s)) << minion.output();
+
+  std::vector<std::string> master{remote + "/warren-master", "--endpoint", broker.endpoint, "--state-dir",
+                                  state.path.string(), "--out", "json"};
+  auto with_curve = master;
+  auto flags = curve_flags("master");
+  with_curve.insert(with_curve.end(), flags.begin(), flags.end());
+  with_curve.insert(with_curve.end(), {"web1", "test.echo", "over curve"});
+  auto job = run(with_curve);
+  ASSERT_EQ(job.status, 0) << job.out;
+  EXPECT_NE(job.out.find("\"id\":\"web1\""), std::string::npos) << job.out;
+  EXPECT_NE(job.out.find("\"return\":\"over curve\""), std::string::npos) << job.out;
+  EXPECT_NE(job.out.find("\"success\":true"), std::string::npos) << job.out;
+  // Each connected as the user its key maps to.
+  auto ctl = run({kTools + "/warrenctl", "--endpoint", broker.endpoint, "--curve-server-key", d + "/server.pub",
+                  "--curve-key", d + "/master.key", "list_connections", "user"});
+  EXPECT_EQ(ctl.status, 0) << ctl.out;
+  EXPECT_NE(ctl.out.find("\nminion-web1\n"), std::string::npos) << ctl.out;
+
+  // A key nobody accepted: the minion is refused (exit 1) and its key waits
+  // as pending; a master without CURVE cannot reach the broker (exit 3).
+  auto intruder = run(minion_args("web2", "intruder"));
+  EXPECT_EQ(intruder.status, 1) << intruder.out;
+  EXPECT_EQ(KeysDirectory(keys).list(KeyState::kPending).size(), 1u);
+  auto plain = master;
+  plain.insert(plain.end(), {"web1", "test.ping"});
+  EXPECT_EQ(run(plain).status, 3);
+  // The accepted minion was not disturbed: it still answers.
+  auto again = run(with_curve);
+  EXPECT_EQ(again.status, 0) << again.out;
+}
+
 }  // namespace
 }  // namespace warren::testing
