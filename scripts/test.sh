@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 jobs=$(nproc)
 
-echo "== build and test (RelWithDebInfo)"
+echo "== build and test (Release)"
 BUILD_DIR=build ./scripts/build.sh
 (cd build && ctest -j"$jobs" --output-on-failure --timeout 300)
 
@@ -25,7 +25,7 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/t
 (cd build-tsan && ctest -j"$jobs" --output-on-failure --timeout 300)
 echo "== ThreadSanitizer step took $(( $(date +%s) - tsan_start )) s"
 
-echo "== fuzz each libFuzzer target for ${FUZZ_SECONDS:=20} s (clang, ASan + UBSan)"
+echo "== fuzz each libFuzzer target for ${FUZZ_SECONDS:=10} s (clang, ASan + UBSan)"
 fuzz_start=$(date +%s)
 fuzz_targets="protocol broker journal"
 BUILD_DIR=build-fuzz TARGETS="$(printf 'fuzz_%s ' $fuzz_targets)" ./scripts/build.sh \
