@@ -19,7 +19,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 echo "== build and test the concurrency tests with ThreadSanitizer"
 # Only the tests labelled for it are built (tests/CMakeLists.txt, WARREN_TSAN_TESTS).
 tsan_start=$(date +%s)
-BUILD_DIR=build-tsan TARGETS=tsan_tests ./scripts/build.sh -DWARREN_TSAN=ON \
+BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo TARGETS=tsan_tests ./scripts/build.sh -DWARREN_TSAN=ON \
   -DWARREN_BUILD_EXAMPLES=OFF -DWARREN_BUILD_BENCH=OFF
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp"
 (cd build-tsan && ctest -j"$jobs" --output-on-failure --timeout 300)
@@ -28,7 +28,7 @@ echo "== ThreadSanitizer step took $(( $(date +%s) - tsan_start )) s"
 echo "== fuzz each libFuzzer target for ${FUZZ_SECONDS:=10} s (clang, ASan + UBSan)"
 fuzz_start=$(date +%s)
 fuzz_targets="protocol broker journal"
-BUILD_DIR=build-fuzz TARGETS="$(printf 'fuzz_%s ' $fuzz_targets)" ./scripts/build.sh \
+BUILD_DIR=build-fuzz BUILD_TYPE=RelWithDebInfo TARGETS="$(printf 'fuzz_%s ' $fuzz_targets)" ./scripts/build.sh \
   -DCMAKE_CXX_COMPILER=clang++ -DWARREN_FUZZ=ON -DWARREN_BUILD_TESTS=OFF \
   -DWARREN_BUILD_EXAMPLES=OFF -DWARREN_BUILD_BENCH=OFF
 for t in $fuzz_targets; do
