@@ -38,6 +38,7 @@ namespace warren::perf {
 struct ScenarioOptions {
   std::string endpoint;
   bool embedded = false;  // warren-perf only
+  long publish_linger_us = 200;  // warren-perf only
   int producers = 1;
   int consumers = 1;
   std::size_t size = 100;      // body bytes; with size_max > size, the smallest
@@ -347,7 +348,9 @@ inline std::optional<ScenarioOptions> parse_scenario(const ToolInfo& tool, int a
        "--embedded: the broker's data directory (default: none, so nothing reaches a disk)")
       ("curve-server-key", po::value(&o.curve_server_key), "CURVE: the broker's public key file (NAME.pub)")
       ("curve-key", po::value(&o.curve_key), "CURVE: this client's key pair file (NAME.key from warren-keygen)")
-      ("curve", po::bool_switch(&o.curve), "--embedded: the broker uses CURVE, with keys made for the run");
+      ("curve", po::bool_switch(&o.curve), "--embedded: the broker uses CURVE, with keys made for the run")
+      ("publish-linger", po::value(&o.publish_linger_us)->default_value(o.publish_linger_us),
+       "microseconds: publishes closer together than this are sent in batches (ConnectionOptions::publish_linger); 0: one by one");
   desc.add_options()
       ("producers,x", po::value(&o.producers)->default_value(o.producers), "producer connections")
       ("consumers,y", po::value(&o.consumers)->default_value(o.consumers), "consumer connections")
@@ -456,6 +459,7 @@ inline std::optional<ScenarioOptions> parse_scenario(const ToolInfo& tool, int a
                        o.routing_key + "': no queue would receive a message");
   if (routed && !given("consumers")) o.consumers = o.queues;
   if (!o.data_dir.empty() && !o.embedded) return usage_error("--data-dir needs --embedded");
+  if (o.publish_linger_us < 0) return usage_error("--publish-linger must not be negative");
   if (o.curve_server_key.empty() != o.curve_key.empty())
     return usage_error("--curve-server-key and --curve-key go together");
   if (o.curve && !o.embedded) return usage_error("--curve needs --embedded (else use --curve-server-key, --curve-key)");

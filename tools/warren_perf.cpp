@@ -55,8 +55,9 @@ constexpr const char* kProgram = "warren-perf";
 
 // Every connection of the run uses these (set once in main, before workers start).
 warren::CurveClientOptions g_curve;
+std::chrono::microseconds g_publish_linger{200};
 
-warren::ConnectionOptions connection_options() { return {.curve = g_curve}; }
+warren::ConnectionOptions connection_options() { return {.curve = g_curve, .publish_linger = g_publish_linger}; }
 constexpr auto kPumpInterval = std::chrono::milliseconds(500);
 
 // Keeps a finished worker's connection open (and heartbeating) until main
@@ -276,6 +277,7 @@ int main(int argc, char** argv) {
   auto parsed = warren::perf::parse_scenario(tool, argc, argv, exit_code);
   if (!parsed) return exit_code;
   const PerfOptions& o = *parsed;
+  g_publish_linger = std::chrono::microseconds(o.publish_linger_us);
 
   // An embedded broker gets its own ZeroMQ context (and so its own I/O
   // thread), as it would have in its own process.

@@ -38,7 +38,7 @@ ConnectionCore::ConnectionCore(const std::string& endpoint, ConnectionOptions op
     throw;
   }
   backoff_ = options_.recovery_interval;
-  if (heartbeat_.count() > 0)
+  if (heartbeat_.count() > 0 || (broker_batches_ && options_.publish_linger.count() > 0))
     heartbeat_thread_ = std::jthread([this](std::stop_token st) { heartbeat_loop(st); });
 }
 
@@ -51,6 +51,8 @@ void ConnectionCore::connect_socket() {
   // A fresh socket each time: the broker knows a connection by the routing id
   // ZeroMQ gives the socket, so a reconnect must not reuse the old one.
   socket_ = zmq::socket_t(options_.context ? *options_.context : default_context(), zmq::socket_type::dealer);
+  batched_ = 0;  // publishes the old connection did not send are lost with it
+  batch_pending_.store(false);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::sndhwm, 100000);
   socket_.set(zmq::sockopt::rcvhwm, 100000);
@@ -145,6 +147,10 @@ void ConnectionCore::handshake_locked(Clock::time_point deadline) {
   open.client_properties = options_.client_properties;
   open.client_properties.emplace("product", "warren");
   open.client_properties.emplace("version", kVersionString);
+  // This client reads batches (docs/protocol.md, "Batches").
+  auto& capabilities = open.client_properties["capabilities"];
+  if (!capabilities.is<FieldTable>()) capabilities = FieldTable{};
+  std::get<FieldTable>(capabilities.value)["batch"] = true;
   last_recv_ = Clock::now();
   heartbeat_ = std::chrono::milliseconds(0);  // none until negotiated
   send_locked(0, open);
@@ -167,17 +173,43 @@ void ConnectionCore::handshake_locked(Clock::time_point deadline) {
   max_message_size_ = ok->max_message_size;
   max_channels_ = ok->max_channels;
   server_properties_ = ok->server_properties;
+  broker_batches_ = protocol::has_capability(server_properties_, "batch");
 }
 
 void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& method,
                                  std::string_view properties, const std::string_view* body) {
+  flush_publishes_locked(true);  // what was published before goes first
   encode_buffer_.clear();
   if (protocol::encode_to_send(encode_buffer_, ch, method, properties, body ? *body : std::string_view()))
     body = nullptr;  // inline: one frame
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
   if (body) content.rebuild(body->data(), body->size());
-  auto more = body ? zmq::send_flags::sndmore : zmq::send_flags::none;
+  transmit_locked(header, body ? &content : nullptr);
+}
+
+bool ConnectionCore::flush_publishes_locked(bool wait) {
+  if (batched_ == 0) return true;
+  auto frame = protocol::finish_batch(batch_, batched_);
+  zmq::message_t header(frame.data(), frame.size());
+  if (wait) {
+    batched_ = 0;  // whatever happens next, these are sent or lost with the connection
+    transmit_locked(header, nullptr);
+  } else {
+    try {
+      if (!socket_.send(header, zmq::send_flags::dontwait)) return false;  // the pipe is full: later
+    } catch (const zmq::error_t&) {
+      return false;  // the owner's next send finds out
+    }
+    batched_ = 0;
+    last_send_ = coarse_now();
+  }
+  batch_pending_.store(false);
+  return true;
+}
+
+void ConnectionCore::transmit_locked(zmq::message_t& header, zmq::message_t* content) {
+  auto more = content ? zmq::send_flags::sndmore : zmq::send_flags::none;
   try {
     // Non-blocking first; when the pipe to the broker is full, keep reading
     // (the broker never blocks on us, but its heartbeats must be seen).
@@ -189,7 +221,7 @@ void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& metho
         fail_locked(ReplyCode::kConnectionForced, "broker missed 3 heartbeats", false, true);
       throw_if_closed_locked();
     }
-    if (body) socket_.send(content, zmq::send_flags::none);
+    if (content) socket_.send(*content, zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
     fail_locked(ReplyCode::kConnectionForced, std::string("socket error: ") + e.what(), false, true);
     throw_closed_locked();
@@ -198,6 +230,7 @@ void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& metho
 }
 
 void ConnectionCore::wait_locked(Clock::time_point deadline, const std::function<bool()>& done) {
+  if (!closed_) flush_publishes_locked(true);  // nothing waits in the batch while we wait
   while (!done()) {
     auto now = Clock::now();
     bool beating = heartbeat_.count() > 0 && !closed_;
@@ -245,14 +278,35 @@ void ConnectionCore::read_available_locked() {
       more = part.more();
       if (frames == 1) body = std::move(part);
     }
-    handle_locked(header, frames == 2 ? &body : nullptr, frames);
+    try {
+      if (frames == 1 && protocol::split_batch(header.to_string_view(), batch_commands_)) {
+        // Each command as if it had come alone, in a frame that shares the
+        // batch's buffer (an inline body is kept without a copy).
+        auto commands = std::move(batch_commands_);
+        for (auto command : commands) {
+          if (close_ok_received_) break;
+          zmq::message_t part;
+          part.copy(header);
+          auto offset = static_cast<std::size_t>(command.data() - static_cast<const char*>(header.data()));
+          handle_locked(part, std::string_view(static_cast<const char*>(part.data()) + offset, command.size()), nullptr, 1);
+        }
+        n += commands.size() - 1;
+        batch_commands_ = std::move(commands);
+        continue;
+      }
+    } catch (const ProtocolError& e) {
+      fail_locked(e.code(), std::string("from broker: ") + e.text(), true);
+      return;
+    }
+    handle_locked(header, header.to_string_view(), frames == 2 ? &body : nullptr, frames);
   }
 }
 
-void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body, std::size_t frames) {
+void ConnectionCore::handle_locked(zmq::message_t& holder, std::string_view frame, zmq::message_t* body,
+                                   std::size_t frames) {
   protocol::Command cmd;
   try {
-    cmd = protocol::decode(header.to_string_view());
+    cmd = protocol::decode(frame);
     protocol::check_frames(cmd, frames);
   } catch (const ProtocolError& e) {
     fail_locked(e.code(), std::string("from broker: ") + e.text(), true);
@@ -267,8 +321,9 @@ void ConnectionCore::handle_locked(zmq::message_t& header, zmq::message_t* body,
   auto incoming = [&] {
     if (body) return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties), std::move(*body)};
     // The body inline: keep the header frame, which holds it.
-    auto offset = static_cast<std::size_t>(cmd.inline_body.data() - static_cast<const char*>(header.data()));
-    return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties), std::move(header), offset};
+    auto offset = static_cast<std::size_t>(cmd.inline_body.data() - static_cast<const char*>(holder.data()));
+    return Incoming{cmd.channel, std::move(cmd.method), std::string(cmd.properties), std::move(holder), offset,
+                    cmd.inline_body.size()};
   };
   auto user_tag = [&](ChannelState& st, std::uint64_t& tag) {
     tag += st.tag_offset;
@@ -476,6 +531,31 @@ std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPub
     throw ChannelError(ReplyCode::kPreconditionFailed,
                        "message size " + std::to_string(body.size()) + " is larger than max size " +
                            std::to_string(max_message_size_));
+  if (broker_batches_ && options_.publish_linger.count() > 0 && body.size() <= kPublishBatchMaxBody) {
+    // A publish that follows the last within publish_linger is part of a
+    // burst: it joins the batch, which goes out when full, before any other
+    // command or wait, or from the heartbeat thread after publish_linger.
+    // A lone publish goes out at once (docs/client.md, "Publishing").
+    auto now = Clock::now();
+    bool burst = batched_ > 0 || now - last_publish_ < options_.publish_linger;
+    last_publish_ = now;
+    if (burst) {
+      if (batched_ == 0) protocol::begin_batch(batch_);
+      auto at = protocol::begin_batched(batch_);
+      protocol::encode_to_send(batch_, ch, method, properties, body);
+      protocol::end_batched(batch_, at);
+      if (++batched_ == kPublishBatchCommands || batch_.size() >= kPublishBatchBytes) {
+        flush_publishes_locked(true);
+      } else if (batched_ == 1) {
+        {
+          std::lock_guard<std::mutex> g(heartbeat_mu_);
+          batch_pending_.store(true);
+        }
+        heartbeat_cv_.notify_one();
+      }
+      return st.confirm ? ++st.published : 0;
+    }
+  }
   send_locked(ch, method, properties, &body);
   return st.confirm ? ++st.published : 0;
 }
@@ -812,7 +892,10 @@ bool ConnectionCore::pump_events(Clock::time_point deadline, bool once, std::siz
       // application's own loop) still takes what has arrived.
       looked = true;
       Lock lk(mu_);
-      if (!closed_) read_available_locked();
+      if (!closed_) {
+        flush_publishes_locked(true);  // as wait_locked would
+        read_available_locked();
+      }
       continue;
     }
     looked = true;
@@ -886,11 +969,21 @@ bool ConnectionCore::is_open() {
 void ConnectionCore::heartbeat_loop(std::stop_token stop) {
   std::unique_lock<std::mutex> wait_lock(heartbeat_mu_);
   while (!stop.stop_requested()) {
-    heartbeat_cv_.wait_for(wait_lock, stop, heartbeat_ / 4, [] { return false; });
+    auto period = heartbeat_.count() > 0 ? Clock::duration(heartbeat_ / 4) : Clock::duration(std::chrono::hours(1));
+    heartbeat_cv_.wait_for(wait_lock, stop, period, [&] { return batch_pending_.load(); });
+    if (stop.stop_requested()) return;
+    // A batch of publishes started: give the burst publish_linger to fill
+    // it, then send what there is if the owner has not.
+    if (batch_pending_.load()) heartbeat_cv_.wait_for(wait_lock, stop, options_.publish_linger, [] { return false; });
     if (stop.stop_requested()) return;
     Lock lk(mu_, std::try_to_lock);
-    if (!lk.owns_lock() || closed_) continue;  // the owner is in the library: it heartbeats
-    if (Clock::now() - last_send_ < heartbeat_) continue;
+    if (!lk.owns_lock()) continue;  // the owner is in the library: it flushes and heartbeats
+    if (closed_) {
+      batch_pending_.store(false);
+      continue;
+    }
+    flush_publishes_locked(false);  // a full pipe: tried again after the next linger
+    if (heartbeat_.count() == 0 || Clock::now() - last_send_ < heartbeat_) continue;
     try {
       zmq::message_t header(protocol::encode(0, protocol::Heartbeat{}));
       if (socket_.send(header, zmq::send_flags::dontwait)) last_send_ = Clock::now();

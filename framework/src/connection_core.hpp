@@ -46,13 +46,14 @@ struct Incoming {
   std::uint16_t channel = 0;
   protocol::Method method;
   std::string properties;
-  // The body frame, or the header frame with the body inline from
-  // body_offset on (kept whole: no copy of the body).
+  // The body frame, or the frame (a header frame or a batch) that holds the
+  // body inline at body_offset, body_size bytes (kept whole: no copy).
   zmq::message_t body;
   std::size_t body_offset = 0;
+  std::size_t body_size = std::string_view::npos;
   std::uint64_t first_seq = 0;  // a confirm (basic.ack / nack): it covers first_seq..delivery_tag
 
-  std::string_view body_view() const { return body.to_string_view().substr(body_offset); }
+  std::string_view body_view() const { return body.to_string_view().substr(body_offset, body_size); }
 };
 
 struct CloseReason {
@@ -161,13 +162,21 @@ class ConnectionCore {
                        std::optional<protocol::Opcode> alternative = std::nullopt);
   void send_locked(std::uint16_t ch, const protocol::Method& method, std::string_view properties = {},
                    const std::string_view* body = nullptr);
+  // Sends one command's frames; when the pipe is full, reads and waits.
+  // Throws (and fails the connection) on a socket error.
+  void transmit_locked(zmq::message_t& header, zmq::message_t* content);
+  // Sends the batched publishes. `wait`: as transmit_locked; otherwise gives
+  // up (false) when the pipe is full, and never throws.
+  bool flush_publishes_locked(bool wait);
   // Polls and reads until done() or `deadline`; sends heartbeats as they fall
   // due and declares the broker lost after 3 silent intervals.
   void wait_locked(Clock::time_point deadline, const std::function<bool()>& done);
   // Reads what has arrived, at most kReadBatch commands: pending deliveries
   // stay few (memory, latency) and are dispatched between batches.
   void read_available_locked();
-  void handle_locked(zmq::message_t& header, zmq::message_t* body, std::size_t frames);
+  // One command: `frame` is `holder`'s bytes, or one command's within them
+  // (a batch); an inline body is kept by taking `holder` over.
+  void handle_locked(zmq::message_t& holder, std::string_view frame, zmq::message_t* body, std::size_t frames);
   // Settles this channel's publishes up to `seq` (user numbering).
   void confirmed_locked(std::uint16_t ch, ChannelState& st, std::uint64_t seq, bool nack);
   // Marks the connection closed. `lost`: the broker went away rather than
@@ -219,6 +228,19 @@ class ConnectionCore {
   void erase_topology_if(Pred pred);
   std::deque<Incoming> pending_;  // deliveries and cancels awaiting dispatch
   std::string encode_buffer_;
+  std::vector<std::string_view> batch_commands_;  // scratch for read_available_locked
+  // Publishes in a burst, batched (docs/protocol.md, "Batches") when the
+  // broker announced it takes batches.
+  static constexpr std::uint32_t kPublishBatchCommands = 64;
+  static constexpr std::size_t kPublishBatchBytes = 16 * 1024;
+  // Only small messages: at 1 KiB a batching publisher outran the broker
+  // and its consumer and the whole run was slower (docs/performance.md).
+  static constexpr std::size_t kPublishBatchMaxBody = 512;
+  bool broker_batches_ = false;
+  std::string batch_;
+  std::uint32_t batched_ = 0;
+  Clock::time_point last_publish_{};
+  std::atomic<bool> batch_pending_{false};  // set under heartbeat_mu_: the heartbeat thread flushes
 
   std::chrono::milliseconds backoff_{0};
   Clock::time_point next_recovery_;

@@ -137,6 +137,15 @@ class Reader {
     else fail(what, "a string");
     return std::string_view(reinterpret_cast<const char*>(take(n, what)), n);
   }
+  std::string_view read_bin(const char* what) {
+    std::uint8_t b = byte(what);
+    std::size_t n;
+    if (b == 0xc4) n = be(1, what);
+    else if (b == 0xc5) n = be(2, what);
+    else if (b == 0xc6) n = be(4, what);
+    else fail(what, "bytes");
+    return std::string_view(reinterpret_cast<const char*>(take(n, what)), n);
+  }
   std::uint32_t read_array(const char* what) { return container(what, 0x90, 0xdc, "an array"); }
   std::uint32_t read_map(const char* what) { return container(what, 0x80, 0xde, "a map"); }
 
@@ -519,6 +528,81 @@ void check_frames(const Command& command, std::size_t frames) {
   if (frames == 2 && !command.inline_body.empty())
     throw ProtocolError(ReplyCode::kFrameError, std::string(name_of(op)) + ": a body frame and an inline body");
   if (frames > 2) throw ProtocolError(ReplyCode::kFrameError, "command with more than two frames");
+}
+
+bool has_capability(const FieldTable& properties, std::string_view name) {
+  auto it = properties.find("capabilities");
+  if (it == properties.end() || !it->second.is<FieldTable>()) return false;
+  const auto& table = it->second.as<FieldTable>();
+  auto cap = table.find(std::string(name));
+  return cap != table.end() && cap->second.is<bool>() && cap->second.as<bool>();
+}
+
+// A batch: [version, 0x17, channel 0, [bin32, ...]], the array's count
+// (array32) patched in by finish_batch and each bin32's length by
+// end_batched, so commands are encoded in place, never copied.
+void begin_batch(std::string& out) {
+  out.clear();
+  StringSink sink{&out};
+  Packer pk(sink);
+  pk.pack_uint32(kVersion);
+  pk.pack_uint8(kBatchOpcode);
+  pk.pack_uint16(0);
+  out.append("\xdd\0\0\0\0", 5);
+}
+
+namespace {
+void put_be32(std::string& out, std::size_t at, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
+}
+}  // namespace
+
+std::size_t begin_batched(std::string& out) {
+  out.append("\xc6\0\0\0\0", 5);
+  return out.size();
+}
+
+void end_batched(std::string& out, std::size_t position) {
+  put_be32(out, position - 4, static_cast<std::uint32_t>(out.size() - position));
+}
+
+std::string_view finish_batch(std::string& out, std::uint32_t count) {
+  // The header: version, opcode and channel as one-byte fixints, then array32.
+  constexpr std::size_t kHeader = 3 + 5;
+  if (count == 1) return std::string_view(out).substr(kHeader + 5);
+  put_be32(out, kHeader - 4, count);
+  return out;
+}
+
+std::string encode_batch(const std::vector<std::string>& commands) {
+  std::string out;
+  begin_batch(out);
+  for (const auto& c : commands) {
+    auto at = begin_batched(out);
+    out += c;
+    end_batched(out, at);
+  }
+  return std::string(finish_batch(out, static_cast<std::uint32_t>(commands.size())));
+}
+
+bool split_batch(std::string_view frame, std::vector<std::string_view>& commands) {
+  // Version and opcode as positive fixints, as begin_batch writes them;
+  // anything else is left to decode() (an unknown opcode, a bad version).
+  if (frame.size() < 2 || frame[0] != static_cast<char>(kVersion) || frame[1] != static_cast<char>(kBatchOpcode))
+    return false;
+  Reader r(frame.substr(2));
+  if (r.read_uint("channel", 65535) != 0) frame_error("batch: not on channel 0");
+  std::uint32_t n = r.read_array("batch");
+  if (n == 0) frame_error("batch: no commands");
+  commands.clear();
+  for (std::uint32_t i = 0; i < n; ++i) {
+    auto command = r.read_bin("batch command");
+    if (command.size() >= 2 && command[0] == static_cast<char>(kVersion) && command[1] == static_cast<char>(kBatchOpcode))
+      frame_error("batch: a batch inside a batch");
+    commands.push_back(command);
+  }
+  if (!r.at_end()) frame_error("trailing bytes after batch");
+  return true;
 }
 
 std::string encode_properties(const Properties& properties) {

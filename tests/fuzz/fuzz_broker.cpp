@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 #include <zmq.hpp>
 
 #include "broker_core.hpp"
@@ -60,10 +61,16 @@ void drain(zmq::socket_t& s, std::size_t peer) {
   while (s.recv(part, zmq::recv_flags::dontwait)) {
     if (first) {
       try {
-        auto cmd = protocol::decode(part.to_string_view());
-        if (kTrace)
-          std::fprintf(stderr, "peer %zu <- %s on channel %u\n", peer,
-                       std::string(protocol::name_of(protocol::opcode_of(cmd.method))).c_str(), cmd.channel);
+        // A peer that announced the capability may get a batch: each
+        // command in it must decode.
+        static std::vector<std::string_view> commands;
+        if (!protocol::split_batch(part.to_string_view(), commands)) commands = {part.to_string_view()};
+        for (auto c : commands) {
+          auto cmd = protocol::decode(c);
+          if (kTrace)
+            std::fprintf(stderr, "peer %zu <- %s on channel %u\n", peer,
+                         std::string(protocol::name_of(protocol::opcode_of(cmd.method))).c_str(), cmd.channel);
+        }
       } catch (const ProtocolError& e) {
         std::fprintf(stderr, "fuzz_broker: the broker sent a frame that does not decode: %s\n", e.what());
         std::abort();

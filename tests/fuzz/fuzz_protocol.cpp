@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "warren/errors.hpp"
 #include "warren/protocol.hpp"
@@ -57,6 +58,36 @@ void header_frame(std::string_view input) {
   }
 }
 
+// A batch splits (or is refused with 501) and each command in it is a
+// header frame like any other; writing the same commands back gives the
+// same commands.
+void batch(std::string_view input) {
+  using namespace warren::protocol;
+  std::vector<std::string_view> commands;
+  try {
+    if (!split_batch(input, commands)) return;
+  } catch (const warren::ProtocolError& e) {
+    check(static_cast<int>(e.code()) == 501, "split_batch threw a code other than 501");
+    return;
+  }
+  check(!commands.empty(), "split_batch gave an empty batch");
+  std::string out;
+  begin_batch(out);
+  for (auto c : commands) {
+    header_frame(c);
+    auto at = begin_batched(out);
+    out.append(c);
+    end_batched(out, at);
+  }
+  std::string written(finish_batch(out, static_cast<std::uint32_t>(commands.size())));
+  std::vector<std::string_view> again;
+  if (commands.size() == 1) {
+    check(written == commands[0], "a batch of one is not its command");
+    return;
+  }
+  check(split_batch(written, again) && again == commands, "a rewritten batch splits differently");
+}
+
 void properties(std::string_view input) {
   using namespace warren::protocol;
   try {
@@ -84,6 +115,7 @@ void table(std::string_view input) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view input(reinterpret_cast<const char*>(data), size);
   header_frame(input);
+  batch(input);
   properties(input);
   table(input);
   return 0;

@@ -119,6 +119,17 @@ void broker_corpus(const fs::path& dir) {
             .publish(0, 1, "", "l", std::string(600, 'x')).publish(0, 1, "", "l", std::string(300, 'y')).bytes);
   write(dir, "duplicate-identity", Script(0).open(0).open(2).step(2, {encode(0, ConnectionOpen{})}, true)
             .step(0, {encode(0, ConnectionOpen{})}, true).send(0, 1, ChannelOpen{}).bytes);
+  // Batches both ways: peer 0 announces the capability (the broker then
+  // batches what it sends it) and sends batches; peer 1 sends one unasked.
+  ConnectionOpen batching;
+  batching.client_properties = FieldTable{{"capabilities", FieldTable{{"batch", true}}}};
+  write(dir, "batches", Script(0).send(0, 0, batching).send(0, 1, ChannelOpen{}).open(1)
+            .step(0, {encode_batch({encode(1, QueueDeclare{"b", false, false, false, false, {}}),
+                             encode(1, BasicConsume{"b", "c", true, false, {}}),
+                             encode(1, BasicPublish{"", "b", false}, props) + "one",
+                             encode(1, BasicPublish{"", "b", false}) + "two"})})
+            .step(1, {encode_batch({encode(1, BasicPublish{"", "b", false}) + "three", encode(0, Heartbeat{})})})
+            .step(1, {encode_batch({encode(1, QueueDeclare{"b", true, false, false, false, {}})}), "body"}).bytes);
   write(dir, "bad-frames", Script(0).step(0, {"garbage"}).step(1, {}).step(1, {"a", "b", "c"})
             .open(1).step(1, {encode(1, BasicPublish{"", "q", false})})
             .step(1, {encode(1, QueueDeclare{}), "unexpected body"}).bytes);
@@ -139,6 +150,8 @@ void protocol_corpus(const fs::path& dir) {
       {"basic-nack", encode(1, BasicNack{5, true, false})},
       {"basic-return", encode(65535, BasicReturn{312, "NO_ROUTE", "x", "k"}, props)},
       {"management-query-ok", encode(0, ManagementQueryOk{FieldTable{{"rows", FieldArray{FieldTable{{"a", 1.25}}}}}})},
+      {"batch", encode_batch({encode(0, Heartbeat{}), encode(1, BasicPublish{"", "q", false}, props) + "body",
+                       encode(1, BasicAck{3, true})})},
       {"properties", props},
       {"table", encode_table(queue_arguments())},
   };

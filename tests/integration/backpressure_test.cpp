@@ -58,7 +58,11 @@ TEST_F(BackpressureTest, StalledConsumerLosesNothingAndBlocksNobody) {
   ASSERT_TRUE(ok && std::holds_alternative<protocol::BasicConsumeOk>(ok->method));
 
   constexpr int kMessages = 300000;
+  // Confirms: once they are in, the broker has routed every message (the
+  // client batches publishes, so its pipe alone does not hold it back).
+  pch.confirm_select();
   for (int i = 0; i < kMessages; ++i) pch.basic_publish("", "bp", std::to_string(i) + std::string(90, '.'));
+  ASSERT_TRUE(pch.wait_for_confirms());
   // The broker is not blocked: another client is served at once, and the
   // messages the stalled consumer cannot take wait in the queue.
   auto other = connect();

@@ -156,7 +156,11 @@ inline std::vector<BadInput> stranger_inputs() {
                  Setup::kNone,
                  {one({mp::head(0x10, 0, 0) + open.substr(mp::head(0x10, 0).size())}, k540)}});
   all.push_back(
-      {"UnknownOpcodeFirst", Setup::kNone, {one({mp::head(0x17, 0) + mp::array(0)}, k540)}});
+      {"UnknownOpcodeFirst", Setup::kNone, {one({mp::head(0x18, 0) + mp::array(0)}, k540)}});
+  all.push_back({"EmptyBatchFirst", Setup::kNone, {one({mp::head(protocol::kBatchOpcode, 0) + mp::array(0)}, k501)}});
+  all.push_back({"BatchOfGarbageFirst",
+                 Setup::kNone,
+                 {one({mp::head(protocol::kBatchOpcode, 0) + mp::array(1) + mp::bin(garbage(3, 20))}, k501)}});
   all.push_back({"WrongTypeInOpen",
                  Setup::kNone,
                  {one({mp::head(0x10, 0) + mp::array(4) + mp::str("0") + mp::uint(0) + mp::uint(0) +
@@ -190,6 +194,25 @@ inline std::vector<BadInput> connection_error_inputs(const BrokerLimits& limits)
   const std::string flags = declare_flags();
   std::vector<BadInput> all;
   all.push_back({"GarbageAfterOpen", Setup::kConnection, {one({garbage(2, 200)}, k501)}});
+  {
+    // Batches (docs/protocol.md): malformed ones, and bad commands inside good ones.
+    const auto hb = encode(0, protocol::Heartbeat{});
+    const auto batch = mp::head(protocol::kBatchOpcode, 0);
+    all.push_back({"EmptyBatch", Setup::kConnection, {one({batch + mp::array(0)}, k501)}});
+    all.push_back({"BatchOnChannelOne",
+                   Setup::kChannel,
+                   {one({mp::head(protocol::kBatchOpcode, 1) + mp::array(1) + mp::bin(hb)}, k501)}});
+    all.push_back({"BatchWithBodyFrame", Setup::kConnection, {one({batch + mp::array(2) + mp::bin(hb) + mp::bin(hb), "body"}, k501)}});
+    all.push_back({"BatchElementNotBin", Setup::kConnection, {one({batch + mp::array(1) + mp::str(hb)}, k501)}});
+    all.push_back({"BatchShorterThanItsCount", Setup::kConnection, {one({batch + mp::array(3) + mp::bin(hb)}, k501)}});
+    all.push_back({"BatchInABatch",
+                   Setup::kConnection,
+                   {one({batch + mp::array(1) + mp::bin(batch + mp::array(1) + mp::bin(hb))}, k501)}});
+    all.push_back({"GarbageInABatch",
+                   Setup::kConnection,
+                   {one({batch + mp::array(2) + mp::bin(hb) + mp::bin(garbage(4, 30))}, k501)}});
+    all.push_back({"SecondOpenInABatch", Setup::kConnection, {one({batch + mp::array(2) + mp::bin(hb) + mp::bin(open)}, k505)}});
+  }
   all.push_back({"EmptyFrameAfterOpen", Setup::kConnection, {one({""}, k501)}});
   all.push_back({"TruncatedDeclare",
                  Setup::kChannel,

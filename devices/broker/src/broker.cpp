@@ -13,6 +13,10 @@ namespace warren::detail {
 
 namespace {
 constexpr std::size_t kBatch = 1024;  // commands read per loop turn before timers run
+// A batch to a peer (docs/protocol.md, "Batches") is sent when the loop turn
+// ends or when it reaches either limit.
+constexpr std::uint32_t kBatchCommands = 256;
+constexpr std::size_t kBatchBytes = 64 * 1024;
 constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
 constexpr std::uint64_t kFrameSlack = 64 * 1024;  // header room above max_message_size
 
@@ -167,6 +171,7 @@ bool BrokerCore::turn(std::optional<std::chrono::milliseconds> max_wait) {
   // Work left by the last turn's reap (dead letters, journal records): now.
   if (journal_dirty_ || !dead_letters_.empty()) wait = std::chrono::milliseconds(0);
   if (max_wait) wait = std::min(wait, *max_wait);
+  flush_batches();  // all this turn sent, before waiting
   zmq::pollitem_t items[] = {{router_.handle(), 0, ZMQ_POLLIN, 0},
                              {nullptr, wakeup_fd_, ZMQ_POLLIN, 0},
                              {nullptr, journal_ ? journal_->notify_fd() : -1, ZMQ_POLLIN, 0}};
@@ -224,11 +229,28 @@ void BrokerCore::receive_batch() {
       else if (frames == 1) body = std::move(part);
       ++frames;
     }
-    handle(identity.to_string(), header, frames >= 2 ? &body : nullptr, frames);
+    std::string_view frame = header.to_string_view();
+    try {
+      if (protocol::split_batch(frame, batch_commands_)) {
+        if (frames != 1) throw ProtocolError(ReplyCode::kFrameError, "batch: more than one frame");
+        // Each command in turn, as if it had come alone (the views point
+        // into `header`, which outlives them).
+        auto commands = std::move(batch_commands_);
+        for (auto command : commands) handle(identity.to_string_view(), header, command, nullptr, 1);
+        i += commands.size() - 1;  // kBatch counts commands
+        batch_commands_ = std::move(commands);
+        continue;
+      }
+    } catch (const ProtocolError& e) {
+      refuse(identity.to_string_view(), e);
+      continue;
+    }
+    handle(identity.to_string_view(), header, frame, frames >= 2 ? &body : nullptr, frames);
   }
 }
 
-void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::message_t* body, std::size_t frames) {
+void BrokerCore::handle(std::string_view identity, zmq::message_t& header, std::string_view frame,
+                        zmq::message_t* body, std::size_t frames) {
   auto it = sessions_.find(identity);
   Session* session = it == sessions_.end() ? nullptr : it->second.get();
   if (session) {
@@ -236,7 +258,7 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
     if (session->closing) {  // discard all but the answer to our close
       if (frames >= 1) {
         try {
-          auto cmd = protocol::decode(header.to_string_view());
+          auto cmd = protocol::decode(frame);
           auto op = protocol::opcode_of(cmd.method);
           if (op == protocol::Opcode::kConnectionCloseOk || op == protocol::Opcode::kConnectionClose)
             session->dead = true;
@@ -249,16 +271,10 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
   protocol::Command cmd;
   try {
     if (frames == 0) throw ProtocolError(ReplyCode::kFrameError, "empty command");
-    cmd = protocol::decode(header.to_string_view());
+    cmd = protocol::decode(frame);
     protocol::check_frames(cmd, frames);
   } catch (const ProtocolError& e) {
-    if (session) {
-      close_connection(*session, e.code(), e.text());
-    } else {
-      // Not a connection yet: answer once so the peer knows, keep no state.
-      send_to_stranger(identity, protocol::ConnectionClose{static_cast<std::uint16_t>(e.code()), e.text()});
-      log_.write(LogLevel::kWarning, "refused unknown peer", std::to_string(static_cast<int>(e.code())) + " " + e.text());
-    }
+    refuse(identity, e);
     return;
   }
   if (!session) {
@@ -266,9 +282,9 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
       send_to_stranger(identity, protocol::ConnectionClose{505, "expected connection.open first"});
       return;
     }
-    auto created = std::make_unique<Session>(identity, peer_address(header), connection_user(header));
+    auto created = std::make_unique<Session>(std::string(identity), peer_address(header), connection_user(header));
     session = created.get();
-    sessions_.emplace(identity, std::move(created));
+    sessions_.emplace(std::string(identity), std::move(created));
     connection_count_.fetch_add(1, std::memory_order_relaxed);
   }
   zmq::message_t inline_body;
@@ -282,7 +298,18 @@ void BrokerCore::handle(std::string identity, zmq::message_t& header, zmq::messa
   flush_dead_letters();
 }
 
-void BrokerCore::send_to_stranger(const std::string& identity, const protocol::Method& method) {
+void BrokerCore::refuse(std::string_view identity, const ProtocolError& e) {
+  auto it = sessions_.find(identity);
+  if (it != sessions_.end()) {
+    if (!it->second->closing) close_connection(*it->second, e.code(), e.text());
+    return;
+  }
+  // Not a connection yet: answer once so the peer knows, keep no state.
+  send_to_stranger(identity, protocol::ConnectionClose{static_cast<std::uint16_t>(e.code()), e.text()});
+  log_.write(LogLevel::kWarning, "refused unknown peer", std::to_string(static_cast<int>(e.code())) + " " + e.text());
+}
+
+void BrokerCore::send_to_stranger(std::string_view identity, const protocol::Method& method) {
   // Best effort, no state kept: a peer that is gone or full is not waited for.
   zmq::message_t id(identity.data(), identity.size());
   zmq::message_t header(protocol::encode(0, method));
@@ -319,22 +346,40 @@ template <class M>
 void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method, std::string_view properties,
                               zmq::message_t* body) {
   if (s.dead) return;
+  std::string_view body_bytes = body ? body->to_string_view() : std::string_view();
+  if (s.batching && !s.blocked()) {
+    // Into this turn's batch when it fits in one frame; else the batch so
+    // far goes first, then this command as usual.
+    if (s.batched == 0) protocol::begin_batch(s.batch);
+    auto at = protocol::begin_batched(s.batch);
+    if (protocol::encode_to_send(s.batch, channel, method, properties, body_bytes)) {
+      protocol::end_batched(s.batch, at);
+      if (s.batched++ == 0) batching_.push_back(&s);
+      if (s.batched == kBatchCommands || s.batch.size() >= kBatchBytes) flush_batch(s);
+      return;
+    }
+    s.batch.resize(at - 5);
+    flush_batch(s);
+    if (s.dead) return;
+  }
   encode_buffer_.clear();
   // A small body goes inline, in the header's frame; a large one as a frame
   // of its own that shares the publisher's buffer (no copy).
-  if (protocol::encode_to_send(encode_buffer_, channel, method, properties,
-                               body ? body->to_string_view() : std::string_view()))
-    body = nullptr;
+  if (protocol::encode_to_send(encode_buffer_, channel, method, properties, body_bytes)) body = nullptr;
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
   if (body) content.copy(*body);
+  send_frames(s, header, body ? &content : nullptr);
+}
+
+void BrokerCore::send_frames(Session& s, zmq::message_t& header, zmq::message_t* content) {
   if (!s.blocked()) {
     // The common case: straight out, no outbox entry built.
     zmq::message_t identity(s.identity().data(), s.identity().size());
     try {
       if (router_.send(identity, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) {
-        router_.send(header, body ? zmq::send_flags::sndmore : zmq::send_flags::none);
-        if (body) router_.send(content, zmq::send_flags::none);
+        router_.send(header, content ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        if (content) router_.send(*content, zmq::send_flags::none);
         s.last_send = now_;
         return;
       }
@@ -346,9 +391,24 @@ void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method
   }
   std::vector<zmq::message_t> frames;
   frames.push_back(std::move(header));
-  if (body) frames.push_back(std::move(content));
+  if (content) frames.push_back(std::move(*content));
   s.outbox.push_back(std::move(frames));
   blocked_.insert(&s);
+}
+
+void BrokerCore::flush_batch(Session& s) {
+  if (s.batched == 0) return;
+  auto frame = protocol::finish_batch(s.batch, s.batched);
+  zmq::message_t header(frame.data(), frame.size());
+  s.batched = 0;
+  // A session that was sent a large batch does not keep a buffer that size.
+  if (s.batch.capacity() > 16 * 1024) s.batch = std::string();
+  send_frames(s, header, nullptr);
+}
+
+void BrokerCore::flush_batches() {
+  for (Session* s : batching_) flush_batch(*s);
+  batching_.clear();
 }
 
 void BrokerCore::flush_blocked() {
@@ -926,6 +986,7 @@ void BrokerCore::sweep_heartbeats(Clock::time_point now) {
 }
 
 void BrokerCore::reap() {
+  flush_batches();  // a closing session's last words (close_ok) included
   for (auto it = sessions_.begin(); it != sessions_.end();) {
     Session& s = *it->second;
     if (!s.dead) {
@@ -960,6 +1021,7 @@ void BrokerCore::shutdown() {
   // Messages past their delivery limit as their channels closed: the
   // journal (committed as it is destroyed) gets their dead-lettered copies.
   flush_dead_letters();
+  flush_batches();
   flush_blocked();
   sessions_.clear();
   blocked_.clear();

@@ -206,12 +206,23 @@ class BrokerCore {
  private:
   void loop();
   void receive_batch();
-  void handle(std::string identity, zmq::message_t& header, zmq::message_t* body, std::size_t frames);
+  // One command: `frame` is `header`'s bytes or, for a batch, one command's in it.
+  void handle(std::string_view identity, zmq::message_t& header, std::string_view frame, zmq::message_t* body,
+              std::size_t frames);
   void flush_blocked();
+  // Sends the session's batched commands (one frame), or queues them in its
+  // outbox if its pipe is full; flush_batches does it for every session.
+  void flush_batch(Session& s);
+  void flush_batches();
+  // Sends one command's frames to the session now, or queues them.
+  void send_frames(Session& s, zmq::message_t& header, zmq::message_t* content);
   void sweep_heartbeats(Clock::time_point now);
   void reap();
   bool try_send(Session& s, std::vector<zmq::message_t>& frames);
-  void send_to_stranger(const std::string& identity, const protocol::Method& method);
+  void send_to_stranger(std::string_view identity, const protocol::Method& method);
+  // A protocol error from `identity`: its connection is closed (or, before
+  // connection.open, the peer is told once and nothing is kept).
+  void refuse(std::string_view identity, const ProtocolError& e);
   void drain_wakeup() noexcept;
   void flush_confirms();
   void raise_memory_alarm();
@@ -270,6 +281,8 @@ class BrokerCore {
   std::vector<DeadLetter> dead_letters_;  // republished after each command and timer run
   bool stopping_ = false;  // shutdown(): channels are released, no more deliveries
   std::unordered_set<Session*> blocked_;
+  std::vector<Session*> batching_;  // sessions with batched commands
+  std::vector<std::string_view> batch_commands_;  // scratch for receive_batch()
   std::string encode_buffer_;
   std::mt19937_64 rng_{std::random_device{}()};
   Users users_;

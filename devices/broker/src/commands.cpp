@@ -166,7 +166,9 @@ void connection_open(Context& c) {
   ok.max_message_size = static_cast<std::uint64_t>(
       smaller_nonzero(static_cast<std::int64_t>(m.max_message_size), static_cast<std::int64_t>(o.max_message_size)));
   ok.max_channels = c.session.max_channels;
-  ok.server_properties = {{"product", "warren"}, {"version", kVersionString}};
+  ok.server_properties = {{"product", "warren"}, {"version", kVersionString},
+                          {"capabilities", FieldTable{{"batch", true}}}};
+  c.session.batching = has_capability(m.client_properties, "batch");
   c.reply(ok);
   if (c.broker.memory_blocked()) c.reply(ConnectionBlocked{c.broker.memory_blocked_reason()});
   c.broker.log().write(LogLevel::kInfo, "connection opened",

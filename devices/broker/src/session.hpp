@@ -162,6 +162,12 @@ class Session {
   // Frames that could not be sent because the peer's pipe was full, in order.
   std::deque<std::vector<zmq::message_t>> outbox;
   bool blocked() const { return !outbox.empty(); }
+  // A peer that announced the "batch" capability gets what the broker sends
+  // it during a loop turn as one frame (docs/protocol.md, "Batches"):
+  // `batch` holds `batched` encoded commands until BrokerCore::flush_batch.
+  bool batching = false;
+  std::string batch;
+  std::uint32_t batched = 0;
 
  private:
   std::string identity_;

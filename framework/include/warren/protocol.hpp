@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "warren/errors.hpp"
 #include "warren/field_value.hpp"
@@ -466,6 +467,30 @@ Command decode(std::string_view frame);
 // a content method in one frame (its body inline) or in two (the body frame,
 // nothing inline), anything else in one. Throws ProtocolError(501).
 void check_frames(const Command& command, std::size_t frames);
+
+// Batches (docs/protocol.md, "Batches"): one frame that carries several
+// commands, each a complete one-frame command (body inline), to a peer that
+// announced the "batch" capability. A busy sender puts what it has ready in
+// one frame: ZeroMQ's cost is per message, not per byte.
+inline constexpr std::uint8_t kBatchOpcode = 0x17;
+// Whether client_properties / server_properties announce a capability: a
+// table "capabilities" with `name` set to true (as AMQP 0-9-1 does).
+bool has_capability(const FieldTable& properties, std::string_view name);
+inline constexpr std::uint32_t kBatchMaxCommands = 4096;  // the decoder's array limit
+// Writing one: begin_batch, then for each command begin_batched, its bytes
+// (encode_to_send returning true), end_batched; then finish_batch.
+void begin_batch(std::string& out);
+std::size_t begin_batched(std::string& out);
+void end_batched(std::string& out, std::size_t position);
+// Returns the frame to send: the batch, or when it holds one command, that
+// command alone (a peer gets a batch only when there is more than one).
+std::string_view finish_batch(std::string& out, std::uint32_t count);
+// The same in one call, from complete one-frame commands (tools, tests).
+std::string encode_batch(const std::vector<std::string>& commands);
+// Reading one: false when `frame` is not a batch; otherwise `commands` holds
+// views of its commands' frames, in order. Throws ProtocolError(501) for a
+// malformed batch (an empty one, a nested one, one not on channel 0).
+bool split_batch(std::string_view frame, std::vector<std::string_view>& commands);
 
 // Encodes a header frame. REQUIRES: raw_properties is empty or a msgpack map
 // produced by encode_properties (or received and validated by decode);
