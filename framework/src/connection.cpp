@@ -547,11 +547,15 @@ std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPub
       if (++batched_ == kPublishBatchCommands || batch_.size() >= kPublishBatchBytes) {
         flush_publishes_locked(true);
       } else if (batched_ == 1) {
-        {
-          std::lock_guard<std::mutex> g(heartbeat_mu_);
-          batch_pending_.store(true);
+        batch_pending_.store(true);
+        last_batch_ = now;
+        // Wake the heartbeat thread only if it is not already watching
+        // batches (it watches for a while after the last one): a publisher
+        // that sends one reply per request pays no wake-up per message.
+        if (!flusher_awake_.load()) {
+          { std::lock_guard<std::mutex> g(heartbeat_mu_); }  // it is waiting, or sees the flag first
+          heartbeat_cv_.notify_one();
         }
-        heartbeat_cv_.notify_one();
       }
       return st.confirm ? ++st.published : 0;
     }
@@ -969,20 +973,31 @@ bool ConnectionCore::is_open() {
 void ConnectionCore::heartbeat_loop(std::stop_token stop) {
   std::unique_lock<std::mutex> wait_lock(heartbeat_mu_);
   while (!stop.stop_requested()) {
-    auto period = heartbeat_.count() > 0 ? Clock::duration(heartbeat_ / 4) : Clock::duration(std::chrono::hours(1));
-    heartbeat_cv_.wait_for(wait_lock, stop, period, [&] { return batch_pending_.load(); });
-    if (stop.stop_requested()) return;
-    // A batch of publishes started: give the burst publish_linger to fill
-    // it, then send what there is if the owner has not.
-    if (batch_pending_.load()) heartbeat_cv_.wait_for(wait_lock, stop, options_.publish_linger, [] { return false; });
+    if (flusher_awake_.load()) {
+      // Watching batches: every publish_linger, send the one there is (a
+      // burst has had that long to fill it).
+      heartbeat_cv_.wait_for(wait_lock, stop, options_.publish_linger, [] { return false; });
+    } else {
+      auto period = heartbeat_.count() > 0 ? Clock::duration(heartbeat_ / 4) : Clock::duration(std::chrono::hours(1));
+      heartbeat_cv_.wait_for(wait_lock, stop, period, [&] { return batch_pending_.load(); });
+      if (batch_pending_.load()) {
+        flusher_awake_.store(true);
+        continue;  // first a linger
+      }
+    }
     if (stop.stop_requested()) return;
     Lock lk(mu_, std::try_to_lock);
     if (!lk.owns_lock()) continue;  // the owner is in the library: it flushes and heartbeats
     if (closed_) {
       batch_pending_.store(false);
+      flusher_awake_.store(false);
       continue;
     }
     flush_publishes_locked(false);  // a full pipe: tried again after the next linger
+    // Back to sleep when no batch began for a while (under mu_, so a
+    // publish sees either this thread awake or asleep, never in between).
+    if (flusher_awake_.load() && batched_ == 0 && Clock::now() - last_batch_ > kFlusherIdle)
+      flusher_awake_.store(false);
     if (heartbeat_.count() == 0 || Clock::now() - last_send_ < heartbeat_) continue;
     try {
       zmq::message_t header(protocol::encode(0, protocol::Heartbeat{}));

@@ -240,7 +240,13 @@ class ConnectionCore {
   std::string batch_;
   std::uint32_t batched_ = 0;
   Clock::time_point last_publish_{};
-  std::atomic<bool> batch_pending_{false};  // set under heartbeat_mu_: the heartbeat thread flushes
+  // The heartbeat thread sends a batch the owner left: batch_pending_ wakes
+  // it; it then stays awake (flusher_awake_), looking every publish_linger,
+  // until no batch began for kFlusherIdle. Both change only under mu_.
+  std::atomic<bool> batch_pending_{false};
+  std::atomic<bool> flusher_awake_{false};
+  Clock::time_point last_batch_{};
+  static constexpr auto kFlusherIdle = std::chrono::milliseconds(20);
 
   std::chrono::milliseconds backoff_{0};
   Clock::time_point next_recovery_;
