@@ -51,7 +51,7 @@ void ConnectionCore::connect_socket() {
   // A fresh socket each time: the broker knows a connection by the routing id
   // ZeroMQ gives the socket, so a reconnect must not reuse the old one.
   socket_ = zmq::socket_t(options_.context ? *options_.context : default_context(), zmq::socket_type::dealer);
-  batched_ = 0;  // publishes the old connection did not send are lost with it
+  batch_.reset();  // publishes the old connection did not send are lost with it
   batch_pending_.store(false);
   socket_.set(zmq::sockopt::linger, 0);
   socket_.set(zmq::sockopt::sndhwm, 100000);
@@ -189,11 +189,11 @@ void ConnectionCore::send_locked(std::uint16_t ch, const protocol::Method& metho
 }
 
 bool ConnectionCore::flush_publishes_locked(bool wait) {
-  if (batched_ == 0) return true;
-  auto frame = protocol::finish_batch(batch_, batched_);
+  if (batch_.count() == 0) return true;
+  auto frame = batch_.finish();
   zmq::message_t header(frame.data(), frame.size());
   if (wait) {
-    batched_ = 0;  // whatever happens next, these are sent or lost with the connection
+    batch_.reset();  // whatever happens next, these are sent or lost with the connection
     transmit_locked(header, nullptr);
   } else {
     try {
@@ -201,7 +201,7 @@ bool ConnectionCore::flush_publishes_locked(bool wait) {
     } catch (const zmq::error_t&) {
       return false;  // the owner's next send finds out
     }
-    batched_ = 0;
+    batch_.reset();
     last_send_ = coarse_now();
   }
   batch_pending_.store(false);
@@ -537,16 +537,13 @@ std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPub
     // command or wait, or from the heartbeat thread after publish_linger.
     // A lone publish goes out at once (docs/client.md, "Publishing").
     auto now = Clock::now();
-    bool burst = batched_ > 0 || now - last_publish_ < options_.publish_linger;
+    bool burst = batch_.count() > 0 || now - last_publish_ < options_.publish_linger;
     last_publish_ = now;
     if (burst) {
-      if (batched_ == 0) protocol::begin_batch(batch_);
-      auto at = protocol::begin_batched(batch_);
-      protocol::encode_to_send(batch_, ch, method, properties, body);
-      protocol::end_batched(batch_, at);
-      if (++batched_ == kPublishBatchCommands || batch_.size() >= kPublishBatchBytes) {
+      batch_.add(ch, method, properties, body);  // small: always inline
+      if (batch_.count() == kPublishBatchCommands || batch_.bytes() >= kPublishBatchBytes) {
         flush_publishes_locked(true);
-      } else if (batched_ == 1) {
+      } else if (batch_.count() == 1) {
         batch_pending_.store(true);
         last_batch_ = now;
         // Wake the heartbeat thread only if it is not already watching
@@ -996,7 +993,7 @@ void ConnectionCore::heartbeat_loop(std::stop_token stop) {
     flush_publishes_locked(false);  // a full pipe: tried again after the next linger
     // Back to sleep when no batch began for a while (under mu_, so a
     // publish sees either this thread awake or asleep, never in between).
-    if (flusher_awake_.load() && batched_ == 0 && Clock::now() - last_batch_ > kFlusherIdle)
+    if (flusher_awake_.load() && batch_.count() == 0 && Clock::now() - last_batch_ > kFlusherIdle)
       flusher_awake_.store(false);
     if (heartbeat_.count() == 0 || Clock::now() - last_send_ < heartbeat_) continue;
     try {

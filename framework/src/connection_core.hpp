@@ -237,8 +237,7 @@ class ConnectionCore {
   // and its consumer and the whole run was slower (docs/performance.md).
   static constexpr std::size_t kPublishBatchMaxBody = 512;
   bool broker_batches_ = false;
-  std::string batch_;
-  std::uint32_t batched_ = 0;
+  protocol::BatchWriter batch_;
   Clock::time_point last_publish_{};
   // The heartbeat thread sends a batch the owner left: batch_pending_ wakes
   // it; it then stays awake (flusher_awake_), looking every publish_linger,

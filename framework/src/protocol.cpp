@@ -538,55 +538,76 @@ bool has_capability(const FieldTable& properties, std::string_view name) {
   return cap != table.end() && cap->second.is<bool>() && cap->second.as<bool>();
 }
 
-// A batch: [version, 0x17, channel 0, [bin32, ...]], the array's count
-// (array32) patched in by finish_batch and each bin32's length by
-// end_batched, so commands are encoded in place, never copied.
-void begin_batch(std::string& out) {
-  out.clear();
-  StringSink sink{&out};
-  Packer pk(sink);
-  pk.pack_uint32(kVersion);
-  pk.pack_uint8(kBatchOpcode);
-  pk.pack_uint16(0);
-  out.append("\xdd\0\0\0\0", 5);
-}
-
+// A batch: [version, 0x17, channel 0, [bin32, ...]], each bin32's length
+// patched in when its command is written and the array's count (array32)
+// by finish(), so commands are encoded in place, never copied.
 namespace {
+constexpr std::size_t kBatchHeader = 3 + 5;  // version, opcode, channel as fixints; array32
+constexpr std::size_t kBatchKeep = 16 * 1024;  // buffer kept by reset()
+
 void put_be32(std::string& out, std::size_t at, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<char>(v >> (24 - 8 * i));
 }
 }  // namespace
 
-std::size_t begin_batched(std::string& out) {
-  out.append("\xc6\0\0\0\0", 5);
-  return out.size();
+template <class Encode>
+bool BatchWriter::append(Encode&& encode) {
+  if (count_ == 0) {
+    out_.clear();
+    StringSink sink{&out_};
+    Packer pk(sink);
+    pk.pack_uint32(kVersion);
+    pk.pack_uint8(kBatchOpcode);
+    pk.pack_uint16(0);
+    out_.append("\xdd\0\0\0\0", 5);
+  }
+  auto at = out_.size();
+  out_.append("\xc6\0\0\0\0", 5);
+  if (!encode()) {
+    out_.resize(at);
+    return false;
+  }
+  put_be32(out_, at + 1, static_cast<std::uint32_t>(out_.size() - at - 5));
+  ++count_;
+  return true;
 }
 
-void end_batched(std::string& out, std::size_t position) {
-  put_be32(out, position - 4, static_cast<std::uint32_t>(out.size() - position));
+bool BatchWriter::add(std::uint16_t channel, const Method& method, std::string_view raw_properties,
+                      std::string_view body) {
+  return append([&] { return encode_to_send(out_, channel, method, raw_properties, body); });
 }
 
-std::string_view finish_batch(std::string& out, std::uint32_t count) {
-  // The header: version, opcode and channel as one-byte fixints, then array32.
-  constexpr std::size_t kHeader = 3 + 5;
-  if (count == 1) return std::string_view(out).substr(kHeader + 5);
-  put_be32(out, kHeader - 4, count);
-  return out;
+bool BatchWriter::add(std::uint16_t channel, const BasicDeliverView& deliver, std::string_view raw_properties,
+                      std::string_view body) {
+  return append([&] { return encode_to_send(out_, channel, deliver, raw_properties, body); });
+}
+
+void BatchWriter::add_encoded(std::string_view command) {
+  append([&] {
+    out_.append(command);
+    return true;
+  });
+}
+
+std::string_view BatchWriter::finish() {
+  if (count_ == 1) return std::string_view(out_).substr(kBatchHeader + 5);
+  put_be32(out_, kBatchHeader - 4, count_);
+  return out_;
+}
+
+void BatchWriter::reset() {
+  count_ = 0;
+  if (out_.capacity() > kBatchKeep) out_ = std::string();
 }
 
 std::string encode_batch(const std::vector<std::string>& commands) {
-  std::string out;
-  begin_batch(out);
-  for (const auto& c : commands) {
-    auto at = begin_batched(out);
-    out += c;
-    end_batched(out, at);
-  }
-  return std::string(finish_batch(out, static_cast<std::uint32_t>(commands.size())));
+  BatchWriter batch;
+  for (const auto& c : commands) batch.add_encoded(c);
+  return std::string(batch.finish());
 }
 
 bool split_batch(std::string_view frame, std::vector<std::string_view>& commands) {
-  // Version and opcode as positive fixints, as begin_batch writes them;
+  // Version and opcode as positive fixints, as BatchWriter writes them;
   // anything else is left to decode() (an unknown opcode, a bad version).
   if (frame.size() < 2 || frame[0] != static_cast<char>(kVersion) || frame[1] != static_cast<char>(kBatchOpcode))
     return false;

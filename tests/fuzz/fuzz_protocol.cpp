@@ -71,15 +71,12 @@ void batch(std::string_view input) {
     return;
   }
   check(!commands.empty(), "split_batch gave an empty batch");
-  std::string out;
-  begin_batch(out);
+  BatchWriter batch;
   for (auto c : commands) {
     header_frame(c);
-    auto at = begin_batched(out);
-    out.append(c);
-    end_batched(out, at);
+    batch.add_encoded(c);
   }
-  std::string written(finish_batch(out, static_cast<std::uint32_t>(commands.size())));
+  std::string written(batch.finish());
   std::vector<std::string_view> again;
   if (commands.size() == 1) {
     check(written == commands[0], "a batch of one is not its command");

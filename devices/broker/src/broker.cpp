@@ -350,15 +350,11 @@ void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method
   if (s.batching && !s.blocked()) {
     // Into this turn's batch when it fits in one frame; else the batch so
     // far goes first, then this command as usual.
-    if (s.batched == 0) protocol::begin_batch(s.batch);
-    auto at = protocol::begin_batched(s.batch);
-    if (protocol::encode_to_send(s.batch, channel, method, properties, body_bytes)) {
-      protocol::end_batched(s.batch, at);
-      if (s.batched++ == 0) batching_.push_back(&s);
-      if (s.batched == kBatchCommands || s.batch.size() >= kBatchBytes) flush_batch(s);
+    if (s.batch.add(channel, method, properties, body_bytes)) {
+      if (s.batch.count() == 1) batching_.push_back(&s);
+      if (s.batch.count() == kBatchCommands || s.batch.bytes() >= kBatchBytes) flush_batch(s);
       return;
     }
-    s.batch.resize(at - 5);
     flush_batch(s);
     if (s.dead) return;
   }
@@ -397,12 +393,10 @@ void BrokerCore::send_frames(Session& s, zmq::message_t& header, zmq::message_t*
 }
 
 void BrokerCore::flush_batch(Session& s) {
-  if (s.batched == 0) return;
-  auto frame = protocol::finish_batch(s.batch, s.batched);
+  if (s.batch.count() == 0) return;
+  auto frame = s.batch.finish();
   zmq::message_t header(frame.data(), frame.size());
-  s.batched = 0;
-  // A session that was sent a large batch does not keep a buffer that size.
-  if (s.batch.capacity() > 16 * 1024) s.batch = std::string();
+  s.batch.reset();
   send_frames(s, header, nullptr);
 }
 

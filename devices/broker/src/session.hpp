@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "queue.hpp"
+#include "warren/protocol.hpp"
 
 namespace warren::detail {
 
@@ -164,10 +165,9 @@ class Session {
   bool blocked() const { return !outbox.empty(); }
   // A peer that announced the "batch" capability gets what the broker sends
   // it during a loop turn as one frame (docs/protocol.md, "Batches"):
-  // `batch` holds `batched` encoded commands until BrokerCore::flush_batch.
+  // `batch` holds it until BrokerCore::flush_batch.
   bool batching = false;
-  std::string batch;
-  std::uint32_t batched = 0;
+  protocol::BatchWriter batch;
 
  private:
   std::string identity_;

@@ -477,14 +477,33 @@ inline constexpr std::uint8_t kBatchOpcode = 0x17;
 // table "capabilities" with `name` set to true (as AMQP 0-9-1 does).
 bool has_capability(const FieldTable& properties, std::string_view name);
 inline constexpr std::uint32_t kBatchMaxCommands = 4096;  // the decoder's array limit
-// Writing one: begin_batch, then for each command begin_batched, its bytes
-// (encode_to_send returning true), end_batched; then finish_batch.
-void begin_batch(std::string& out);
-std::size_t begin_batched(std::string& out);
-void end_batched(std::string& out, std::size_t position);
-// Returns the frame to send: the batch, or when it holds one command, that
-// command alone (a peer gets a batch only when there is more than one).
-std::string_view finish_batch(std::string& out, std::uint32_t count);
+// Writes one batch in place: each command is encoded straight into it, never
+// copied. The broker keeps one per connection, the client one for its
+// publishes.
+class BatchWriter {
+ public:
+  // Appends the command when its body goes inline (encode_to_send's rule);
+  // otherwise appends nothing and returns false.
+  bool add(std::uint16_t channel, const Method& method, std::string_view raw_properties, std::string_view body);
+  bool add(std::uint16_t channel, const BasicDeliverView& deliver, std::string_view raw_properties,
+           std::string_view body);
+  // Appends one complete one-frame command.
+  void add_encoded(std::string_view command);
+  std::uint32_t count() const { return count_; }
+  std::size_t bytes() const { return out_.size(); }
+  // The frame to send: the batch or, when it holds one command, that command
+  // alone (a peer gets a batch only when there is more than one). Valid
+  // until the next add or reset.
+  std::string_view finish();
+  // Empties it, keeping a buffer of up to 16 KiB for the next batch.
+  void reset();
+
+ private:
+  template <class Encode>
+  bool append(Encode&& encode);
+  std::string out_;
+  std::uint32_t count_ = 0;
+};
 // The same in one call, from complete one-frame commands (tools, tests).
 std::string encode_batch(const std::vector<std::string>& commands);
 // Reading one: false when `frame` is not a batch; otherwise `commands` holds
