@@ -3,6 +3,9 @@
 // run, through a bare ZeroMQ XSUB/XPUB zmq::proxy with raw PUB/SUB sockets
 // moving the same three frames (channel, 17-byte header, body).
 //
+// warren's Publisher sends bursts as batches (docs/pubsub.md, "Batches");
+// --publish-linger 0 measures it one message per ZeroMQ message.
+//
 // The publisher sends at full speed; every high-water mark is 2 x --count, so
 // nothing should be lost; the report says how many were if some were.
 // Throughput is what the subscriber received divided by the time from the
@@ -50,6 +53,7 @@ struct Options {
   std::vector<std::size_t> sizes{100, 1024};
   int runs = 3;
   int redis_port = 0;  // 0: no Redis scenario
+  long publish_linger_us = 200;  // PublisherOptions::publish_linger; 0: no batches
 };
 
 struct Result {
@@ -125,7 +129,8 @@ Result run_warren(const Options& o, std::size_t size) {
   warren::Forwarder forwarder(
       {.rcvhwm = hwm, .sndhwm = hwm, .context = &forwarder_context});
   forwarder.start();
-  warren::Publisher publisher(forwarder.frontend_endpoint(), {.sndhwm = hwm});
+  warren::Publisher publisher(forwarder.frontend_endpoint(),
+                              {.sndhwm = hwm, .publish_linger = std::chrono::microseconds(o.publish_linger_us)});
   Run run;
   warren::Subscriber subscriber(
       forwarder.backend_endpoint(),
@@ -353,7 +358,9 @@ int main(int argc, char** argv) {
       ("sizes,s", po::value(&sizes)->default_value(sizes), "body sizes, comma-separated")
       ("runs,r", po::value(&o.runs)->default_value(o.runs), "runs per scenario (the median is reported)")
       ("redis-port", po::value(&o.redis_port)->default_value(o.redis_port),
-       "also run through the Redis server on 127.0.0.1:PORT (0: do not)");
+       "also run through the Redis server on 127.0.0.1:PORT (0: do not)")
+      ("publish-linger", po::value(&o.publish_linger_us)->default_value(o.publish_linger_us),
+       "warren's Publisher batches bursts within US microseconds (0: one ZeroMQ message per message)");
   po::variables_map vm;
   if (auto code = warren::perf::parse_command_line("pubsub-bench", argc, argv, desc, vm)) return *code;
   o.sizes.clear();

@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -116,16 +119,38 @@ std::string glob_literal_prefix(std::string_view pattern) {
 
 namespace {
 
-constexpr std::uint8_t kWireVersion = 1;
-constexpr std::size_t kHeaderSize = 1 + 8 + 8;  // version, publisher id, sequence
+using Clock = std::chrono::steady_clock;
 
-void put_u64(char* out, std::uint64_t v) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+constexpr std::uint8_t kWireVersion = 1;   // one message
+constexpr std::uint8_t kBatchVersion = 2;  // a batch of one channel's messages
+constexpr std::size_t kHeaderSize = 1 + 8 + 8;  // version, publisher id, sequence
+constexpr std::size_t kBatchHeaderSize = kHeaderSize + 4;  // ... of the first, count
+
+// A burst's batch is sent when it holds this many messages or bytes; bodies
+// larger than kBatchMaxBody always travel alone.
+constexpr std::uint32_t kBatchMessages = 256;
+constexpr std::size_t kBatchBytes = 64 * 1024;
+constexpr std::size_t kBatchMaxBody = 4 * 1024;
+// The flusher sleeps again once no batch has begun for this long.
+constexpr auto kFlusherIdle = std::chrono::milliseconds(20);
+
+template <int N, class T>
+void put_le(char* out, T v) {
+  for (int i = 0; i < N; ++i) out[i] = static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
 }
-std::uint64_t get_u64(const char* in) {
+template <int N>
+std::uint64_t get_le(const char* in) {
   std::uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < N; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return v;
+}
+void put_u64(char* out, std::uint64_t v) { put_le<8>(out, v); }
+std::uint64_t get_u64(const char* in) { return get_le<8>(in); }
+
+void append_u32(std::string& out, std::size_t v) {
+  char b[4];
+  put_le<4>(b, v);
+  out.append(b, 4);
 }
 
 std::uint64_t random_id() {
@@ -159,7 +184,8 @@ struct StringHash {
 struct Publisher::Impl {
   Impl(const std::string& endpoint, const PublisherOptions& options)
       : socket(options.context ? *options.context : default_context(), zmq::socket_type::pub),
-        id(random_id()) {
+        id(random_id()),
+        linger(options.publish_linger) {
     socket.set(zmq::sockopt::sndhwm, options.sndhwm);
     socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
     if (options.bind && options.curve.enabled())
@@ -174,12 +200,129 @@ struct Publisher::Impl {
     }
   }
 
+  ~Impl() {
+    if (flusher.joinable()) {
+      flusher.request_stop();
+      flusher.join();
+    }
+    send_batch();  // the tail of a burst, before the socket's linger starts
+  }
+
+  bool publish(std::string_view channel, std::string_view body, const Properties& properties) {
+    std::lock_guard<std::mutex> guard(mu);
+    auto it = sequences.find(channel);
+    if (it == sequences.end()) it = sequences.emplace(std::string(channel), 0).first;
+    const std::uint64_t sequence = ++it->second;
+    std::string raw;
+    if (!(properties == Properties{})) raw = protocol::encode_properties(properties);
+
+    if (linger.count() > 0 && body.size() <= kBatchMaxBody) {
+      // A publish within publish_linger of the last is part of a burst and
+      // joins the batch, which goes when full, when the channel changes, or
+      // from the flusher thread after publish_linger. A lone publish goes at
+      // once (docs/pubsub.md, "Batches").
+      const auto now = Clock::now();
+      const bool burst = batch_count > 0 || now - last_publish < linger;
+      last_publish = now;
+      if (burst) {
+        if (batch_count > 0 && batch_channel != channel) send_batch();
+        if (batch_count == 0) begin_batch(channel, sequence, now);
+        append_u32(batch, raw.size());
+        batch.append(raw);
+        append_u32(batch, body.size());
+        batch.append(body);
+        ++batch_count;
+        ++published;
+        if (batch_count == kBatchMessages || batch.size() >= kBatchBytes) send_batch();
+        return true;
+      }
+    } else {
+      last_publish = Clock::now();
+    }
+    send_batch();  // what came before goes first
+
+    zmq::message_t header(kHeaderSize + raw.size());
+    auto* h = static_cast<char*>(header.data());
+    h[0] = static_cast<char>(kWireVersion);
+    put_u64(h + 1, id);
+    put_u64(h + 9, sequence);
+    if (!raw.empty()) std::memcpy(h + kHeaderSize, raw.data(), raw.size());
+    if (!send(channel, header, zmq::message_t(body.data(), body.size()))) return false;
+    ++published;
+    return true;
+  }
+
+  void begin_batch(std::string_view channel, std::uint64_t sequence, Clock::time_point now) {
+    batch_channel.assign(channel);
+    batch_first = sequence;
+    batch_started = now;
+    if (!flusher.joinable()) flusher = std::jthread([this](std::stop_token stop) { flush_loop(stop); });
+    if (!flusher_awake) wake.notify_one();
+  }
+
+  // Sends the batch there is, if any (under mu). PUB never blocks: at the
+  // high-water mark ZeroMQ drops the batch whole, which subscribers count.
+  void send_batch() {
+    if (batch_count == 0) return;
+    zmq::message_t header(kBatchHeaderSize);
+    auto* h = static_cast<char*>(header.data());
+    h[0] = static_cast<char>(kBatchVersion);
+    put_u64(h + 1, id);
+    put_u64(h + 9, batch_first);
+    put_le<4>(h + 17, batch_count);
+    send(batch_channel, header, zmq::message_t(batch.data(), batch.size()));
+    batch_count = 0;
+    batch.clear();
+    if (batch.capacity() > 2 * kBatchBytes) batch.shrink_to_fit();
+  }
+
+  bool send(std::string_view channel, zmq::message_t& header, zmq::message_t&& payload) {
+    zmq::message_t topic(channel.size() + 1);
+    std::memcpy(topic.data(), channel.data(), channel.size());
+    static_cast<char*>(topic.data())[channel.size()] = '\0';
+    if (!socket.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    socket.send(header, zmq::send_flags::sndmore);
+    socket.send(payload, zmq::send_flags::none);
+    return true;
+  }
+
+  // The flusher: asleep until a batch begins, then every publish_linger it
+  // sends a batch that has waited that long, until none began for
+  // kFlusherIdle (so a steady stream of bursts pays no wake-up per batch).
+  void flush_loop(std::stop_token stop) {
+    std::unique_lock<std::mutex> lock(mu);
+    while (!stop.stop_requested()) {
+      if (!flusher_awake) {
+        wake.wait(lock, stop, [&] { return batch_count > 0; });
+        flusher_awake = true;
+        continue;
+      }
+      wake.wait_for(lock, stop, linger, [] { return false; });
+      const auto now = Clock::now();
+      if (batch_count > 0 && now - batch_started >= linger) send_batch();
+      if (batch_count == 0 && now - batch_started > kFlusherIdle) flusher_awake = false;
+    }
+  }
+
   zmq::socket_t socket;
   std::string endpoint;
   std::uint64_t id;
+  std::chrono::microseconds linger;
   std::uint64_t published = 0;
   // The next sequence number per channel; the subscriber counts gaps.
   std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> sequences;
+
+  // Everything below, the socket and `sequences` are shared with the
+  // flusher thread, under mu.
+  std::mutex mu;
+  std::string batch_channel;
+  std::string batch;  // the batch frame: per message, properties and body, each after its u32 length
+  std::uint32_t batch_count = 0;
+  std::uint64_t batch_first = 0;  // the sequence number of its first message
+  Clock::time_point batch_started{}, last_publish{};
+  bool flusher_awake = false;
+  std::condition_variable_any wake;
+  std::jthread flusher;  // started with the first batch
 };
 
 Publisher::Publisher(const std::string& endpoint, PublisherOptions options)
@@ -190,30 +333,12 @@ Publisher& Publisher::operator=(Publisher&&) noexcept = default;
 
 bool Publisher::publish(std::string_view channel, std::string_view body,
                         const Properties& properties) {
-  auto it = impl_->sequences.find(channel);
-  if (it == impl_->sequences.end()) it = impl_->sequences.emplace(std::string(channel), 0).first;
-  const std::uint64_t sequence = ++it->second;
+  return impl_->publish(channel, body, properties);
+}
 
-  zmq::message_t topic(channel.size() + 1);
-  std::memcpy(topic.data(), channel.data(), channel.size());
-  static_cast<char*>(topic.data())[channel.size()] = '\0';
-
-  std::string raw;
-  if (!(properties == Properties{})) raw = protocol::encode_properties(properties);
-  zmq::message_t header(kHeaderSize + raw.size());
-  auto* h = static_cast<char*>(header.data());
-  h[0] = static_cast<char>(kWireVersion);
-  put_u64(h + 1, impl_->id);
-  put_u64(h + 9, sequence);
-  if (!raw.empty()) std::memcpy(h + kHeaderSize, raw.data(), raw.size());
-
-  zmq::message_t payload(body.data(), body.size());
-  // PUB never blocks: at the high-water mark ZeroMQ drops the whole message.
-  if (!impl_->socket.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-  impl_->socket.send(header, zmq::send_flags::sndmore);
-  impl_->socket.send(payload, zmq::send_flags::none);
-  ++impl_->published;
-  return true;
+void Publisher::flush() {
+  std::lock_guard<std::mutex> guard(impl_->mu);
+  impl_->send_batch();
 }
 
 const std::string& Publisher::endpoint() const { return impl_->endpoint; }
@@ -262,7 +387,8 @@ struct Subscriber::Impl {
     return calls;
   }
 
-  // Takes one message off the socket, if there is one, and delivers it.
+  // Takes one ZeroMQ message off the socket, if there is one, and delivers
+  // what it carries.
   bool receive_one(std::size_t& calls) {
     if (!socket.recv(frames[0], zmq::recv_flags::dontwait)) return false;
     std::size_t n = 1;
@@ -273,36 +399,92 @@ struct Subscriber::Impl {
       more = into.more();
       ++n;
     }
-    bump(received, 1);
-    if (n != frames.size() || !deliver(calls)) bump(malformed, 1);
+    bump(wire_messages, 1);
+    if (n != frames.size() || !deliver(calls)) {
+      bump(received, 1);
+      bump(malformed, 1);
+    }
     return true;
   }
 
+  // Delivers a message or a batch and counts it received; false (nothing
+  // delivered or counted) when it is not a well-formed one. Properties that
+  // do not decode count as malformed there and then; a batch's later
+  // messages go with them.
   bool deliver(std::size_t& calls) {
     const auto& topic = frames[0];
     const auto& header = frames[1];
+    const auto& payload = frames[2];
     if (topic.size() == 0 || static_cast<const char*>(topic.data())[topic.size() - 1] != '\0')
       return false;
-    if (header.size() < kHeaderSize || static_cast<const char*>(header.data())[0] != kWireVersion)
-      return false;
+    if (header.size() < kHeaderSize) return false;
     const auto* h = static_cast<const char*>(header.data());
     std::string_view channel(static_cast<const char*>(topic.data()), topic.size() - 1);
-    count_gap(std::string_view(h + 1, 8), channel, get_u64(h + 9));
+    std::string_view data(static_cast<const char*>(payload.data()), payload.size());
+    std::uint64_t count = 1;
+    if (h[0] == static_cast<char>(kBatchVersion)) {
+      if (header.size() != kBatchHeaderSize) return false;
+      count = get_le<4>(h + 17);
+      if (count == 0 || !well_formed_batch(data, count)) return false;
+    } else if (h[0] != static_cast<char>(kWireVersion)) {
+      return false;
+    }
+    const std::uint64_t first = get_u64(h + 9);
+    if (first + (count - 1) < first) return false;  // numbers past 2^64
+    bump(received, count);
+    count_gap(std::string_view(h + 1, 8), channel, first, first + (count - 1));
 
+    // One channel for all of them: matched once.
     const bool exact = channels.find(channel) != channels.end();
-    std::vector<const std::string*> matched;
+    matched.clear();
     for (const auto& p : patterns)
       if (glob_match(p, channel)) matched.push_back(&p);
     if (!exact && matched.empty()) return true;  // a pattern's prefix, not the pattern
 
     message.channel.assign(channel);
-    try {
-      message.properties = protocol::decode_properties(
-          std::string_view(h + kHeaderSize, header.size() - kHeaderSize));
-    } catch (const ProtocolError&) {
-      return false;
+    if (count == 1 && h[0] == static_cast<char>(kWireVersion)) {
+      hand_over(std::string_view(h + kHeaderSize, header.size() - kHeaderSize), data, exact, calls);
+      return true;
     }
-    message.body.assign(static_cast<const char*>(frames[2].data()), frames[2].size());
+    for (std::size_t pos = 0; pos < data.size();) {
+      auto raw = data.substr(pos + 4, get_le<4>(data.data() + pos));
+      pos += 4 + raw.size();
+      auto body = data.substr(pos + 4, get_le<4>(data.data() + pos));
+      pos += 4 + body.size();
+      if (!hand_over(raw, body, exact, calls)) break;
+    }
+    return true;
+  }
+
+  // True when `data` is exactly `count` entries of (u32 length, properties,
+  // u32 length, body).
+  static bool well_formed_batch(std::string_view data, std::uint64_t count) {
+    std::size_t pos = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      for (int part = 0; part < 2; ++part) {
+        if (data.size() - pos < 4) return false;
+        const std::uint64_t len = get_le<4>(data.data() + pos);
+        pos += 4;
+        if (data.size() - pos < len) return false;
+        pos += len;
+      }
+    }
+    return pos == data.size();
+  }
+
+  // Hands one message to the handler, once per matching subscription;
+  // false when its properties do not decode (counted malformed).
+  bool hand_over(std::string_view raw_properties, std::string_view body, bool exact, std::size_t& calls) {
+    if (!raw_properties.empty() || has_properties) {
+      try {
+        message.properties = protocol::decode_properties(raw_properties);
+      } catch (const ProtocolError&) {
+        bump(malformed, 1);
+        return false;
+      }
+      has_properties = !raw_properties.empty();
+    }
+    message.body.assign(body);
     if (exact) {
       message.pattern.clear();
       handler(message);
@@ -318,17 +500,18 @@ struct Subscriber::Impl {
     return true;
   }
 
-  // Counts a gap in one publisher's numbering of one channel.
-  void count_gap(std::string_view publisher, std::string_view channel, std::uint64_t sequence) {
+  // Counts a gap before `first` in one publisher's numbering of one
+  // channel, and remembers `last` (the same for a single message).
+  void count_gap(std::string_view publisher, std::string_view channel, std::uint64_t first, std::uint64_t last) {
     key.assign(publisher);
     key.append(channel);
     auto it = last_sequence.find(key);
     if (it == last_sequence.end()) {
-      last_sequence.emplace(key, sequence);
+      last_sequence.emplace(key, last);
       return;
     }
-    if (sequence > it->second + 1) bump(lost, sequence - it->second - 1);
-    if (sequence > it->second) it->second = sequence;
+    if (first > it->second + 1) bump(lost, first - it->second - 1);
+    if (last > it->second) it->second = last;
   }
 
   // A subscription changed: a channel dropped and taken up again would look
@@ -348,9 +531,11 @@ struct Subscriber::Impl {
   std::array<zmq::message_t, 3> frames;
   zmq::message_t overflow;
   PubSubMessage message;
+  bool has_properties = false;  // message.properties holds a message's
+  std::vector<const std::string*> matched;  // the patterns the current channel matches
   std::string key;
   std::unordered_map<std::string, std::uint64_t> last_sequence;
-  std::atomic<std::uint64_t> received{0}, delivered{0}, lost{0}, malformed{0};
+  std::atomic<std::uint64_t> received{0}, delivered{0}, lost{0}, malformed{0}, wire_messages{0};
 };
 
 Subscriber::Subscriber(const std::string& endpoint, Handler handler, SubscriberOptions options)
@@ -409,7 +594,7 @@ void Subscriber::stop() noexcept {
 
 SubscriberStats Subscriber::stats() const {
   return {impl_->received.load(), impl_->delivered.load(), impl_->lost.load(),
-          impl_->malformed.load()};
+          impl_->malformed.load(), impl_->wire_messages.load()};
 }
 
 }  // namespace warren

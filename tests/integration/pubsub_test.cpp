@@ -10,6 +10,7 @@
 
 #include <zmq.hpp>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -79,7 +80,7 @@ void settle(Publisher& p, Subscriber& s, Recorder& r, Forwarder& forwarder) {
   p.publish("warmup", "fence");
   ASSERT_TRUE(drive_until(s, [&] {
     auto st = forwarder.stats();
-    return r.last_warmup == "fence" && st.messages_in == st.messages_out && st.messages_out == s.stats().received;
+    return r.last_warmup == "fence" && st.messages_in == st.messages_out && st.messages_out == s.stats().wire_messages;
   }));
 }
 
@@ -259,7 +260,7 @@ TEST(PubSubDirect, StopEndsRunFromAnotherThread) {
 TEST_F(PubSubTest, ForwarderCountsMessagesAndBytes) {
   Recorder r;
   auto s = subscriber(r);
-  auto p = publisher();
+  auto p = publisher({.publish_linger = 0us});  // one ZeroMQ message per message
   s->subscribe("count");
   warm_up(*p, *s, r);
   settle(*p, *s, r, *forwarder_);
@@ -268,7 +269,7 @@ TEST_F(PubSubTest, ForwarderCountsMessagesAndBytes) {
   const std::string body(100, 'x');
   for (int i = 0; i < kMessages; ++i) p->publish("count", body);
   ASSERT_TRUE(drive_until(*s, [&] {
-    return r.lines.size() == kMessages && s->stats().received == forwarder_->stats().messages_out;
+    return r.lines.size() == kMessages && s->stats().wire_messages == forwarder_->stats().messages_out;
   }));
   const auto after = forwarder_->stats();
   EXPECT_EQ(after.messages_in - before.messages_in, static_cast<std::uint64_t>(kMessages));
@@ -335,6 +336,167 @@ TEST(PubSubLoss, SlowSubscriberLosesAndCountsPastItsHighWaterMark) {
   (void)warm;
   const auto f = forwarder.stats();
   EXPECT_EQ(f.messages_out, f.messages_in);  // the XPUB's own drops are invisible to it
+}
+
+// ---- Batches: a burst of publishes travels as few ZeroMQ messages --------
+
+TEST_F(PubSubTest, ABurstTravelsInBatchesInOrderWithItsProperties) {
+  Recorder r;
+  auto s = subscriber(r);
+  auto p = publisher();
+  s->subscribe("burst");
+  warm_up(*p, *s, r);
+  settle(*p, *s, r, *forwarder_);
+  const auto before = forwarder_->stats();
+  const auto wire_before = s->stats().wire_messages;
+  constexpr int kMessages = 2000;
+  Properties props;
+  props.message_id = "seventh";
+  props.headers = FieldTable{{"n", FieldValue(std::int64_t{7})}};
+  for (int i = 0; i < kMessages; ++i)
+    p->publish("burst", "m" + std::to_string(i), i % 7 == 0 ? props : Properties{});
+  ASSERT_TRUE(drive_until(*s, [&] { return r.lines.size() == kMessages; }));
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_EQ(r.messages[i].body, "m" + std::to_string(i));
+    ASSERT_EQ(r.messages[i].properties, i % 7 == 0 ? props : Properties{}) << i;
+  }
+  const auto after = forwarder_->stats();
+  // Batches: far fewer ZeroMQ messages than messages (a publisher descheduled
+  // for more than publish_linger mid-burst only starts another batch).
+  EXPECT_LE(after.messages_in - before.messages_in, static_cast<std::uint64_t>(kMessages / 4));
+  EXPECT_EQ(s->stats().wire_messages - wire_before, after.messages_out - before.messages_out);
+  EXPECT_EQ(s->stats().lost, 0u);
+  EXPECT_EQ(s->stats().malformed, 0u);
+}
+
+TEST_F(PubSubTest, TheTailOfABurstArrivesWithoutAnotherPublish) {
+  Recorder r;
+  auto s = subscriber(r);
+  auto p = publisher({.publish_linger = 1000us});
+  s->subscribe("tail");
+  warm_up(*p, *s, r);
+  // Five in a burst: the first goes at once, the other four wait in a batch
+  // that only the Publisher's flusher thread can send (nothing else is
+  // published and the Publisher stays alive).
+  for (int i = 0; i < 5; ++i) p->publish("tail", std::to_string(i));
+  ASSERT_TRUE(drive_until(*s, [&] { return r.lines.size() == 5; }));
+  EXPECT_EQ(r.lines, (Lines{"tail:0", "tail:1", "tail:2", "tail:3", "tail:4"}));
+}
+
+TEST_F(PubSubTest, ChannelsInterleavedInABurstKeepOrderAndExactness) {
+  Recorder exact, pattern;
+  auto s1 = subscriber(exact);
+  auto s2 = subscriber(pattern);
+  auto p = publisher();
+  s1->subscribe("news");
+  s2->psubscribe("news*");
+  warm_up(*p, *s1, exact);
+  warm_up(*p, *s2, pattern);
+  Lines all, news;
+  for (int i = 0; i < 300; ++i) {
+    const char* channel = i % 3 == 0 ? "newsletter" : "news";  // batches end at each change
+    p->publish(channel, std::to_string(i));
+    all.push_back(std::string(channel) + ":" + std::to_string(i) + "@news*");
+    if (i % 3 != 0) news.push_back("news:" + std::to_string(i));
+  }
+  ASSERT_TRUE(drive_until(*s1, [&] { return exact.lines.size() >= news.size(); }));
+  ASSERT_TRUE(drive_until(*s2, [&] { return pattern.lines.size() >= all.size(); }));
+  EXPECT_EQ(exact.lines, news);
+  EXPECT_EQ(pattern.lines, all);
+}
+
+TEST_F(PubSubTest, ThePublishersDestructorSendsItsBatch) {
+  Recorder r;
+  auto s = subscriber(r);
+  auto p = publisher({.publish_linger = std::chrono::microseconds(std::chrono::hours(1))});
+  s->subscribe("last");
+  warm_up(*p, *s, r);  // with an hour's linger, all warm-ups after the first are batched
+  p->flush();
+  // Still in the burst: all three wait in a batch that the flusher would
+  // send only after an hour.
+  p->publish("last", "1");
+  p->publish("last", "2");
+  p->publish("last", "3");
+  p.reset();
+  ASSERT_TRUE(drive_until(*s, [&] { return r.lines.size() == 3; }));
+  EXPECT_EQ(r.lines, (Lines{"last:1", "last:2", "last:3"}));
+}
+
+// Batches from a raw PUB socket, so that each malformed form can be sent.
+class PubSubRawBatches : public ::testing::Test {
+ protected:
+  static std::string le(std::uint64_t v, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
+    return out;
+  }
+  static std::string header(std::uint64_t first, std::uint64_t count) {
+    return std::string(1, '\2') + le(42, 8) + le(first, 8) + le(count, 4);
+  }
+  static std::string entry(std::string_view properties, std::string_view body) {
+    return le(properties.size(), 4) + std::string(properties) + le(body.size(), 4) + std::string(body);
+  }
+  void send(const std::string& head, const std::string& payload, const std::string& channel = "raw") {
+    pub_.send(zmq::buffer(channel + '\0'), zmq::send_flags::sndmore);
+    pub_.send(zmq::buffer(head), zmq::send_flags::sndmore);
+    pub_.send(zmq::buffer(payload), zmq::send_flags::none);
+  }
+  void SetUp() override {
+    pub_.bind("tcp://127.0.0.1:*");
+    s_ = std::make_unique<Subscriber>(pub_.get(zmq::sockopt::last_endpoint), r_.handler());
+    s_->subscribe("raw");
+    s_->subscribe("warmup");
+    // Warm up with version-1 messages from another publisher id, which the
+    // gap counting keeps apart from id 42.
+    ASSERT_TRUE(drive_until(*s_, [&] {
+      pub_.send(zmq::buffer(std::string("warmup", 7)), zmq::send_flags::sndmore);
+      pub_.send(zmq::buffer(std::string(1, '\1') + le(7, 8) + le(1, 8)), zmq::send_flags::sndmore);
+      pub_.send(zmq::buffer(std::string("w")), zmq::send_flags::none);
+      return r_.warmups > 0;
+    }, 10s));
+    // A fence: warm-ups still in flight arrive before it.
+    pub_.send(zmq::buffer(std::string("warmup", 7)), zmq::send_flags::sndmore);
+    pub_.send(zmq::buffer(std::string(1, '\1') + le(7, 8) + le(1, 8)), zmq::send_flags::sndmore);
+    pub_.send(zmq::buffer(std::string("fence")), zmq::send_flags::none);
+    ASSERT_TRUE(drive_until(*s_, [&] { return r_.last_warmup == "fence"; }));
+  }
+  zmq::context_t ctx_;
+  zmq::socket_t pub_{ctx_, zmq::socket_type::pub};
+  Recorder r_;
+  std::unique_ptr<Subscriber> s_;
+};
+
+TEST_F(PubSubRawBatches, WellFormedBatchesAreDeliveredAndGapsBetweenThemCounted) {
+  send(header(1, 2), entry("", "a") + entry("", "b"));
+  send(header(10, 1), entry("", "c"));  // 3..9 never came: 7 lost
+  ASSERT_TRUE(drive_until(*s_, [&] { return r_.lines.size() == 3; }));
+  EXPECT_EQ(r_.lines, (Lines{"raw:a", "raw:b", "raw:c"}));
+  const auto st = s_->stats();
+  EXPECT_EQ(st.lost, 7u);
+  EXPECT_EQ(st.malformed, 0u);
+}
+
+TEST_F(PubSubRawBatches, MalformedBatchesAreCountedAndSkipped) {
+  const auto before = s_->stats();
+  send(header(1, 0), "");                                      // an empty batch
+  send(header(1, 3), entry("", "x") + entry("", "y"));          // fewer entries than its count
+  send(header(1, 1), entry("", "x") + "trailing");             // bytes after the last entry
+  send(header(1, 1), le(100, 4) + "short");                    // a length past the end
+  send(header(1, 1), std::string("\1\0", 2));                  // a length cut short
+  send(header(1, 1).substr(0, 20), entry("", "x"));            // a header cut short
+  send(header(1, 1) + "x", entry("", "x"));                    // a header too long
+  send(std::string(1, '\3') + header(1, 1).substr(1), entry("", "x"));  // an unknown version
+  send(header(std::numeric_limits<std::uint64_t>::max(), 2), entry("", "x") + entry("", "y"));  // numbers past 2^64
+  // Properties that do not decode: the first message is delivered, the
+  // rest of its batch goes with the bad one.
+  send(header(1, 3), entry("", "ok") + entry("\xc1", "bad") + entry("", "never"));
+  send(header(4, 1), entry("", "END"));
+  ASSERT_TRUE(drive_until(*s_, [&] { return r_.saw("raw:END"); }));
+  EXPECT_EQ(r_.lines, (Lines{"raw:ok", "raw:END"}));
+  const auto st = s_->stats();
+  EXPECT_EQ(st.malformed - before.malformed, 10u);
+  EXPECT_EQ(st.wire_messages - before.wire_messages, 11u);
+  EXPECT_EQ(st.lost, 0u);  // 1..3 then 4: no gap
 }
 
 TEST(Devices, StreamerMovesPushToPull) {

@@ -21,7 +21,11 @@
 // Wire format (three frames): channel name + '\0' (so ZeroMQ's prefix filter
 // matches exactly); a header (version 1, 8-byte publisher id, 8-byte
 // per-channel sequence number, little-endian, then the properties as
-// protocol::encode_properties writes them, or nothing); the body.
+// protocol::encode_properties writes them, or nothing); the body. A burst of
+// small messages on one channel travels as a batch: header version 2 (id,
+// the first message's sequence number, a 4-byte count), and one frame with
+// each message's properties and body, each after its 4-byte length. See
+// docs/pubsub.md, "Wire format" and "Batches".
 #pragma once
 
 #include <chrono>
@@ -53,6 +57,13 @@ struct PublisherOptions {
   int sndhwm = 1000;
   // How long the destructor lets queued messages leave.
   std::chrono::milliseconds linger{1000};
+  // A publish within this time of the previous one is part of a burst: a
+  // burst's messages (bodies up to 4 KiB) on one channel travel as batches
+  // of up to 256 messages or 64 KiB, each sent when full, when the channel
+  // changes, on flush(), or publish_linger after it began (from a thread the
+  // Publisher starts for that). A publish after a pause goes at once.
+  // 0: every message is its own ZeroMQ message.
+  std::chrono::microseconds publish_linger{200};
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
   // CURVE to a forwarder with CURVE (docs/security.md); connect mode only (a
   // binding Publisher with it is refused, 540). A key the forwarder does not
@@ -60,9 +71,10 @@ struct PublisherOptions {
   CurveClientOptions curve{};
 };
 
-// Publisher: a PUB socket. Thread rules: one thread at a time. publish()
-// never blocks: with no subscriber (or none connected yet: a new connection
-// takes a few milliseconds, ZeroMQ's "slow joiner") the message is dropped.
+// Publisher: a PUB socket. Thread rules: one thread at a time (its own
+// flusher thread only sends what publish() batched). publish() never blocks:
+// with no subscriber (or none connected yet: a new connection takes a few
+// milliseconds, ZeroMQ's "slow joiner") the message is dropped.
 class Publisher {
  public:
   // Connects to, or with options.bind binds, `endpoint`. Throws warren::Error
@@ -75,6 +87,8 @@ class Publisher {
   // Publishes `body` on `channel`. Returns false only when ZeroMQ refused
   // the message (it never blocks).
   bool publish(std::string_view channel, std::string_view body, const Properties& properties = {});
+  // Sends the batch being gathered now (the destructor does too).
+  void flush();
 
   // The bound endpoint with the real port (bind mode), or the endpoint given.
   const std::string& endpoint() const;
@@ -93,10 +107,11 @@ struct PubSubMessage {
 };
 
 struct SubscriberStats {
-  std::uint64_t received = 0;   // messages taken off the socket
+  std::uint64_t received = 0;   // messages taken off the socket (each of a batch counts)
   std::uint64_t delivered = 0;  // callback invocations (one per matching subscription)
   std::uint64_t lost = 0;       // gaps in publishers' per-channel sequence numbers
   std::uint64_t malformed = 0;  // messages that were not warren pub/sub messages
+  std::uint64_t wire_messages = 0;  // ZeroMQ messages taken off the socket (a batch is one)
 };
 
 struct SubscriberOptions {
