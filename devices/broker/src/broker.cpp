@@ -17,6 +17,13 @@ constexpr std::size_t kBatch = 1024;  // commands read per loop turn before time
 // ends or when it reaches either limit.
 constexpr std::uint32_t kBatchCommands = 256;
 constexpr std::size_t kBatchBytes = 64 * 1024;
+
+bool releases_credit(protocol::Opcode op) {
+  using protocol::Opcode;
+  return op == Opcode::kBasicAck || op == Opcode::kBasicNack || op == Opcode::kBasicReject ||
+         op == Opcode::kBasicRecover || op == Opcode::kBasicQos;
+}
+
 constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
 constexpr std::uint64_t kFrameSlack = 64 * 1024;  // header room above max_message_size
 
@@ -293,7 +300,15 @@ void BrokerCore::handle(std::string_view identity, zmq::message_t& header, std::
     inline_body = zmq::message_t(cmd.inline_body.data(), cmd.inline_body.size());
     body = &inline_body;
   }
+  auto op = protocol::opcode_of(cmd.method);
+  auto batched_before = session->batch.count();
   execute(*this, *session, cmd, body, inline_content);
+  // An ack that released several deliveries (a multiple ack, a nack, a
+  // recover) sends them now: the consumer is waiting for them, and a turn
+  // of a publisher's flood could otherwise hold them back for a millisecond.
+  // No later command of the turn can add much to them (the consumer's
+  // credit is spent again), and an ack of one keeps gathering for the turn.
+  if (releases_credit(op) && session->batch.count() >= batched_before + 2) flush_batch(*session);
   // Messages the command killed are republished before the next command.
   flush_dead_letters();
 }
