@@ -27,7 +27,7 @@ echo "== ThreadSanitizer step took $(( $(date +%s) - tsan_start )) s"
 
 echo "== fuzz each libFuzzer target for ${FUZZ_SECONDS:=10} s (clang, ASan + UBSan)"
 fuzz_start=$(date +%s)
-fuzz_targets="protocol broker journal"
+fuzz_targets="protocol broker journal pubsub"
 BUILD_DIR=build-fuzz BUILD_TYPE=RelWithDebInfo TARGETS="$(printf 'fuzz_%s ' $fuzz_targets)" ./scripts/build.sh \
   -DCMAKE_CXX_COMPILER=clang++ -DWARREN_FUZZ=ON -DWARREN_BUILD_TESTS=OFF \
   -DWARREN_BUILD_EXAMPLES=OFF -DWARREN_BUILD_BENCH=OFF

@@ -23,6 +23,7 @@
 #include "warren/context.hpp"
 #include "warren/errors.hpp"
 #include "warren/protocol.hpp"
+#include "pubsub_wire.hpp"
 
 namespace warren {
 
@@ -120,11 +121,7 @@ std::string glob_literal_prefix(std::string_view pattern) {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr std::uint8_t kWireVersion = 1;   // one message
-constexpr std::uint8_t kBatchVersion = 2;  // a batch of one channel's messages
-constexpr std::size_t kHeaderSize = 1 + 8 + 8;  // version, publisher id, sequence
-constexpr std::size_t kBatchHeaderSize = kHeaderSize + 4;  // ... of the first, count
+namespace wire = detail::pubsub_wire;
 
 // A burst's batch is sent when it holds this many messages or bytes; bodies
 // larger than kBatchMaxBody always travel alone.
@@ -134,9 +131,16 @@ constexpr std::size_t kBatchMaxBody = 4 * 1024;
 // The flusher sleeps again once no batch has begun for this long.
 constexpr auto kFlusherIdle = std::chrono::milliseconds(20);
 
-template <int N, class T>
-void put_le(char* out, T v) {
-  for (int i = 0; i < N; ++i) out[i] = static_cast<char>((static_cast<std::uint64_t>(v) >> (8 * i)) & 0xff);
+// The ZeroMQ subscription for an exact channel.
+std::string exact_topic(std::string_view channel) {
+  std::string out;
+  wire::topic(out, channel);
+  return out;
+}
+
+template <int N>
+void put_le(std::string& out, std::uint64_t v) {
+  for (int i = 0; i < N; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 template <int N>
 std::uint64_t get_le(const char* in) {
@@ -144,23 +148,12 @@ std::uint64_t get_le(const char* in) {
   for (int i = 0; i < N; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return v;
 }
-void put_u64(char* out, std::uint64_t v) { put_le<8>(out, v); }
-std::uint64_t get_u64(const char* in) { return get_le<8>(in); }
-
-void append_u32(std::string& out, std::size_t v) {
-  char b[4];
-  put_le<4>(b, v);
-  out.append(b, 4);
-}
 
 std::uint64_t random_id() {
   std::random_device device;
   std::uint64_t id = (static_cast<std::uint64_t>(device()) << 32) ^ device();
   return id ^ static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
 }
-
-// The ZeroMQ subscription for an exact channel: the name and its terminator.
-std::string exact_topic(const std::string& channel) { return channel + '\0'; }
 
 template <class F>
 void on_socket(const std::string& what, const std::string& endpoint, F&& f) {
@@ -177,6 +170,66 @@ struct StringHash {
 };
 
 }  // namespace
+
+namespace detail::pubsub_wire {
+
+void topic(std::string& out, std::string_view channel) {
+  out.assign(channel);
+  out.push_back('\0');
+}
+
+void single_header(std::string& out, std::uint64_t publisher, std::uint64_t sequence, std::string_view properties) {
+  out.assign(1, kSingle);
+  put_le<8>(out, publisher);
+  put_le<8>(out, sequence);
+  out.append(properties);
+}
+
+void batch_header(std::string& out, std::uint64_t publisher, std::uint64_t first, std::uint32_t count) {
+  out.assign(1, kBatch);
+  put_le<8>(out, publisher);
+  put_le<8>(out, first);
+  put_le<4>(out, count);
+}
+
+void append_entry(std::string& payload, std::string_view properties, std::string_view body) {
+  put_le<4>(payload, properties.size());
+  payload.append(properties);
+  put_le<4>(payload, body.size());
+  payload.append(body);
+}
+
+std::optional<Frame> parse(std::string_view topic, std::string_view header, std::string_view payload) {
+  if (topic.empty() || topic.back() != '\0' || header.size() < kHeaderSize) return std::nullopt;
+  Frame f;
+  f.channel = topic.substr(0, topic.size() - 1);
+  f.publisher = header.substr(1, 8);
+  f.first = get_le<8>(header.data() + 9);
+  f.payload = payload;
+  if (header[0] == kSingle) {
+    f.properties = header.substr(kHeaderSize);
+    return f;
+  }
+  if (header[0] != kBatch || header.size() != kBatchHeaderSize) return std::nullopt;
+  f.batch = true;
+  f.count = get_le<4>(header.data() + 17);
+  if (f.count == 0 || f.last() < f.first) return std::nullopt;  // none, or numbers past 2^64
+  // Exactly `count` entries of (u32 length, properties, u32 length, body).
+  std::size_t pos = 0;
+  for (std::uint64_t i = 0; i < f.count; ++i) {
+    for (int part = 0; part < 2; ++part) {
+      if (payload.size() - pos < 4) return std::nullopt;
+      const std::uint64_t length = get_le<4>(payload.data() + pos);
+      pos += 4;
+      if (payload.size() - pos < length) return std::nullopt;
+      pos += length;
+    }
+  }
+  if (pos != payload.size()) return std::nullopt;
+  return f;
+}
+
+}  // namespace detail::pubsub_wire
 
 // ---------------------------------------------------------------------------
 // Publisher.
@@ -227,10 +280,7 @@ struct Publisher::Impl {
       if (burst) {
         if (batch_count > 0 && batch_channel != channel) send_batch();
         if (batch_count == 0) begin_batch(channel, sequence, now);
-        append_u32(batch, raw.size());
-        batch.append(raw);
-        append_u32(batch, body.size());
-        batch.append(body);
+        wire::append_entry(batch, raw, body);
         ++batch_count;
         ++published;
         if (batch_count == kBatchMessages || batch.size() >= kBatchBytes) send_batch();
@@ -241,13 +291,8 @@ struct Publisher::Impl {
     }
     send_batch();  // what came before goes first
 
-    zmq::message_t header(kHeaderSize + raw.size());
-    auto* h = static_cast<char*>(header.data());
-    h[0] = static_cast<char>(kWireVersion);
-    put_u64(h + 1, id);
-    put_u64(h + 9, sequence);
-    if (!raw.empty()) std::memcpy(h + kHeaderSize, raw.data(), raw.size());
-    if (!send(channel, header, zmq::message_t(body.data(), body.size()))) return false;
+    wire::single_header(header, id, sequence, raw);
+    if (!send(channel, header, body)) return false;
     ++published;
     return true;
   }
@@ -264,25 +309,19 @@ struct Publisher::Impl {
   // high-water mark ZeroMQ drops the batch whole, which subscribers count.
   void send_batch() {
     if (batch_count == 0) return;
-    zmq::message_t header(kBatchHeaderSize);
-    auto* h = static_cast<char*>(header.data());
-    h[0] = static_cast<char>(kBatchVersion);
-    put_u64(h + 1, id);
-    put_u64(h + 9, batch_first);
-    put_le<4>(h + 17, batch_count);
-    send(batch_channel, header, zmq::message_t(batch.data(), batch.size()));
+    wire::batch_header(header, id, batch_first, batch_count);
+    send(batch_channel, header, batch);
     batch_count = 0;
     batch.clear();
     if (batch.capacity() > 2 * kBatchBytes) batch.shrink_to_fit();
   }
 
-  bool send(std::string_view channel, zmq::message_t& header, zmq::message_t&& payload) {
-    zmq::message_t topic(channel.size() + 1);
-    std::memcpy(topic.data(), channel.data(), channel.size());
-    static_cast<char*>(topic.data())[channel.size()] = '\0';
-    if (!socket.send(topic, zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-    socket.send(header, zmq::send_flags::sndmore);
-    socket.send(payload, zmq::send_flags::none);
+  // Sends the three frames (under mu: `topic` is a member).
+  bool send(std::string_view channel, std::string_view header, std::string_view payload) {
+    wire::topic(topic, channel);
+    if (!socket.send(zmq::buffer(topic), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
+    socket.send(zmq::buffer(header), zmq::send_flags::sndmore);
+    socket.send(zmq::buffer(payload), zmq::send_flags::none);
     return true;
   }
 
@@ -317,6 +356,7 @@ struct Publisher::Impl {
   std::mutex mu;
   std::string batch_channel;
   std::string batch;  // the batch frame: per message, properties and body, each after its u32 length
+  std::string topic, header;  // frames being sent (buffers reused)
   std::uint32_t batch_count = 0;
   std::uint64_t batch_first = 0;  // the sequence number of its first message
   Clock::time_point batch_started{}, last_publish{};
@@ -412,64 +452,23 @@ struct Subscriber::Impl {
   // do not decode count as malformed there and then; a batch's later
   // messages go with them.
   bool deliver(std::size_t& calls) {
-    const auto& topic = frames[0];
-    const auto& header = frames[1];
-    const auto& payload = frames[2];
-    if (topic.size() == 0 || static_cast<const char*>(topic.data())[topic.size() - 1] != '\0')
-      return false;
-    if (header.size() < kHeaderSize) return false;
-    const auto* h = static_cast<const char*>(header.data());
-    std::string_view channel(static_cast<const char*>(topic.data()), topic.size() - 1);
-    std::string_view data(static_cast<const char*>(payload.data()), payload.size());
-    std::uint64_t count = 1;
-    if (h[0] == static_cast<char>(kBatchVersion)) {
-      if (header.size() != kBatchHeaderSize) return false;
-      count = get_le<4>(h + 17);
-      if (count == 0 || !well_formed_batch(data, count)) return false;
-    } else if (h[0] != static_cast<char>(kWireVersion)) {
-      return false;
-    }
-    const std::uint64_t first = get_u64(h + 9);
-    if (first + (count - 1) < first) return false;  // numbers past 2^64
-    bump(received, count);
-    count_gap(std::string_view(h + 1, 8), channel, first, first + (count - 1));
+    auto frame = wire::parse(frames[0].to_string_view(), frames[1].to_string_view(), frames[2].to_string_view());
+    if (!frame) return false;
+    bump(received, frame->count);
+    count_gap(frame->publisher, frame->channel, frame->first, frame->last());
 
     // One channel for all of them: matched once.
-    const bool exact = channels.find(channel) != channels.end();
+    const bool exact = channels.find(frame->channel) != channels.end();
     matched.clear();
     for (const auto& p : patterns)
-      if (glob_match(p, channel)) matched.push_back(&p);
+      if (glob_match(p, frame->channel)) matched.push_back(&p);
     if (!exact && matched.empty()) return true;  // a pattern's prefix, not the pattern
 
-    message.channel.assign(channel);
-    if (count == 1 && h[0] == static_cast<char>(kWireVersion)) {
-      hand_over(std::string_view(h + kHeaderSize, header.size() - kHeaderSize), data, exact, calls);
-      return true;
-    }
-    for (std::size_t pos = 0; pos < data.size();) {
-      auto raw = data.substr(pos + 4, get_le<4>(data.data() + pos));
-      pos += 4 + raw.size();
-      auto body = data.substr(pos + 4, get_le<4>(data.data() + pos));
-      pos += 4 + body.size();
-      if (!hand_over(raw, body, exact, calls)) break;
-    }
+    message.channel.assign(frame->channel);
+    wire::for_each(*frame, [&](std::string_view properties, std::string_view body) {
+      return hand_over(properties, body, exact, calls);
+    });
     return true;
-  }
-
-  // True when `data` is exactly `count` entries of (u32 length, properties,
-  // u32 length, body).
-  static bool well_formed_batch(std::string_view data, std::uint64_t count) {
-    std::size_t pos = 0;
-    for (std::uint64_t i = 0; i < count; ++i) {
-      for (int part = 0; part < 2; ++part) {
-        if (data.size() - pos < 4) return false;
-        const std::uint64_t len = get_le<4>(data.data() + pos);
-        pos += 4;
-        if (data.size() - pos < len) return false;
-        pos += len;
-      }
-    }
-    return pos == data.size();
   }
 
   // Hands one message to the handler, once per matching subscription;

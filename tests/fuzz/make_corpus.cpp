@@ -1,5 +1,5 @@
 // Writes the seed corpora of the fuzz targets from real, valid commands:
-//   make_corpus DIR  ->  DIR/protocol/*, DIR/broker/*, DIR/journal/*
+//   make_corpus DIR  ->  DIR/protocol/*, DIR/broker/*, DIR/journal/*, DIR/pubsub/*
 // The output is checked in under tests/fuzz/corpus; rerun this after a
 // change to the wire or journal format and commit the difference.
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "pubsub_wire.hpp"
 #include "store/journal_format.hpp"
 #include "warren/properties.hpp"
 #include "warren/protocol.hpp"
@@ -189,6 +190,43 @@ void journal_corpus(const fs::path& dir) {
   write(dir, "records", records);
 }
 
+// Mode byte 0: three frames as [u16 topic length][u16 header length][topic]
+// [header][payload]; mode byte 1: entries for the target to encode.
+void pubsub_corpus(const fs::path& dir) {
+  namespace wire = warren::detail::pubsub_wire;
+  auto frames = [](const std::string& topic, const std::string& header, const std::string& payload) {
+    std::string out(1, '\0');
+    for (std::size_t n : {topic.size(), header.size()}) {
+      out.push_back(static_cast<char>(n & 0xff));
+      out.push_back(static_cast<char>(n >> 8));
+    }
+    return out + topic + header + payload;
+  };
+  Properties small;
+  small.message_id = "m-1";
+  std::string topic, header, batch;
+  wire::topic(topic, "fm111.7");
+  wire::single_header(header, 0x1122334455667788, 1, "");
+  write(dir, "single", frames(topic, header, "alex db"));
+  wire::single_header(header, 0x1122334455667788, 2, persistent_properties());
+  write(dir, "single-properties", frames(topic, header, "{...}"));
+  wire::append_entry(batch, "", "one");
+  wire::append_entry(batch, encode_properties(small), "two");
+  wire::append_entry(batch, "", "");
+  wire::batch_header(header, 0x1122334455667788, 3, 3);
+  write(dir, "batch", frames(topic, header, batch));
+  wire::batch_header(header, 0x1122334455667788, 3, 4);
+  write(dir, "batch-short", frames(topic, header, batch));
+  std::string entries(1, '\1');
+  entries += std::string(8, '\x11') + std::string("\x05\0\0\0\0\0\0\0", 8);
+  for (const std::string& body : {std::string("a"), std::string(40, 'b')}) {
+    entries.push_back(0);
+    entries.push_back(static_cast<char>(body.size()));
+    entries += body;
+  }
+  write(dir, "encode", entries);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -200,5 +238,6 @@ int main(int argc, char** argv) {
   protocol_corpus(dir / "protocol");
   broker_corpus(dir / "broker");
   journal_corpus(dir / "journal");
+  pubsub_corpus(dir / "pubsub");
   return 0;
 }
