@@ -258,7 +258,7 @@ struct Publisher::Impl {
       flusher.request_stop();
       flusher.join();
     }
-    send_batch();  // the tail of a burst, before the socket's linger starts
+    send_batch_quietly();  // the tail of a burst, before the socket's linger starts
   }
 
   bool publish(std::string_view channel, std::string_view body, const Properties& properties) {
@@ -310,10 +310,27 @@ struct Publisher::Impl {
   void send_batch() {
     if (batch_count == 0) return;
     wire::batch_header(header, id, batch_first, batch_count);
-    send(batch_channel, header, batch);
-    batch_count = 0;
-    batch.clear();
-    if (batch.capacity() > 2 * kBatchBytes) batch.shrink_to_fit();
+    auto reset = [&] {  // sent, or dropped when ZeroMQ throws (subscribers count the gap)
+      batch_count = 0;
+      batch.clear();
+      if (batch.capacity() > 2 * kBatchBytes) batch.shrink_to_fit();
+    };
+    try {
+      send(batch_channel, header, batch);
+    } catch (...) {
+      reset();
+      throw;
+    }
+    reset();
+  }
+
+  // From the flusher thread and the destructor, where nobody could catch:
+  // a ZeroMQ error (the context terminated under a live Publisher) drops it.
+  void send_batch_quietly() noexcept {
+    try {
+      send_batch();
+    } catch (const zmq::error_t&) {
+    }
   }
 
   // Sends the three frames (under mu: `topic` is a member).
@@ -338,7 +355,7 @@ struct Publisher::Impl {
       }
       wake.wait_for(lock, stop, linger, [] { return false; });
       const auto now = Clock::now();
-      if (batch_count > 0 && now - batch_started >= linger) send_batch();
+      if (batch_count > 0 && now - batch_started >= linger) send_batch_quietly();
       if (batch_count == 0 && now - batch_started > kFlusherIdle) flusher_awake = false;
     }
   }

@@ -422,6 +422,30 @@ TEST_F(PubSubTest, ThePublishersDestructorSendsItsBatch) {
   EXPECT_EQ(r.lines, (Lines{"last:1", "last:2", "last:3"}));
 }
 
+TEST(PubSubBatches, APublisherWhoseContextShutDownIsDestroyedQuietly) {
+  zmq::context_t context;
+  Recorder r;
+  Publisher p("tcp://127.0.0.1:*", {.bind = true, .linger = 0ms,
+                                    .publish_linger = std::chrono::microseconds(std::chrono::hours(1)),
+                                    .context = &context});
+  Subscriber s(p.endpoint(), r.handler(), {.context = &context});
+  warm_up(p, s, r);
+  context.shutdown();  // the context's sockets fail with ETERM (once they notice)
+  bool terminated = false;
+  for (int i = 0; i < 100000 && !terminated; ++i) {
+    p.publish("warmup", "held");  // joins the batch (an hour's linger)
+    try {
+      p.flush();
+    } catch (const zmq::error_t& e) {  // flush() tells its caller
+      terminated = e.num() == ETERM;
+    }
+  }
+  ASSERT_TRUE(terminated);
+  // A batch to send when the Publisher is destroyed, and nobody to tell of
+  // the failure: it is dropped instead of terminating the program.
+  p.publish("warmup", "held again");
+}
+
 // Batches from a raw PUB socket, so that each malformed form can be sent.
 class PubSubRawBatches : public ::testing::Test {
  protected:

@@ -87,7 +87,10 @@ class Publisher {
   // Publishes `body` on `channel`. Returns false only when ZeroMQ refused
   // the message (it never blocks).
   bool publish(std::string_view channel, std::string_view body, const Properties& properties = {});
-  // Sends the batch being gathered now (the destructor does too).
+  // Sends the batch being gathered now (the destructor does too). A ZeroMQ
+  // error (zmq::error_t, e.g. ETERM after the context was shut down) drops
+  // the batch and is thrown, as from publish(); the destructor and the
+  // flusher thread drop it silently.
   void flush();
 
   // The bound endpoint with the real port (bind mode), or the endpoint given.
