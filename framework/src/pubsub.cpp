@@ -142,12 +142,6 @@ template <int N>
 void put_le(std::string& out, std::uint64_t v) {
   for (int i = 0; i < N; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
-template <int N>
-std::uint64_t get_le(const char* in) {
-  std::uint64_t v = 0;
-  for (int i = 0; i < N; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return v;
-}
 
 std::uint64_t random_id() {
   std::random_device device;
@@ -204,7 +198,7 @@ std::optional<Frame> parse(std::string_view topic, std::string_view header, std:
   Frame f;
   f.channel = topic.substr(0, topic.size() - 1);
   f.publisher = header.substr(1, 8);
-  f.first = get_le<8>(header.data() + 9);
+  f.first = read_le<8>(header.data() + 9);
   f.payload = payload;
   if (header[0] == kSingle) {
     f.properties = header.substr(kHeaderSize);
@@ -212,14 +206,14 @@ std::optional<Frame> parse(std::string_view topic, std::string_view header, std:
   }
   if (header[0] != kBatch || header.size() != kBatchHeaderSize) return std::nullopt;
   f.batch = true;
-  f.count = get_le<4>(header.data() + 17);
+  f.count = read_le<4>(header.data() + 17);
   if (f.count == 0 || f.last() < f.first) return std::nullopt;  // none, or numbers past 2^64
   // Exactly `count` entries of (u32 length, properties, u32 length, body).
   std::size_t pos = 0;
   for (std::uint64_t i = 0; i < f.count; ++i) {
     for (int part = 0; part < 2; ++part) {
       if (payload.size() - pos < 4) return std::nullopt;
-      const std::uint64_t length = get_le<4>(payload.data() + pos);
+      const std::uint64_t length = read_le<4>(payload.data() + pos);
       pos += 4;
       if (payload.size() - pos < length) return std::nullopt;
       pos += length;
@@ -269,15 +263,15 @@ struct Publisher::Impl {
     std::string raw;
     if (!(properties == Properties{})) raw = protocol::encode_properties(properties);
 
-    if (linger.count() > 0 && body.size() <= kBatchMaxBody) {
+    if (linger.count() > 0) {
       // A publish within publish_linger of the last is part of a burst and
-      // joins the batch, which goes when full, when the channel changes, or
-      // from the flusher thread after publish_linger. A lone publish goes at
-      // once (docs/pubsub.md, "Batches").
+      // joins the batch (if small), which goes when full, when the channel
+      // changes, or from the flusher thread after publish_linger. A lone
+      // publish goes at once (docs/pubsub.md, "Batches").
       const auto now = Clock::now();
       const bool burst = batch_count > 0 || now - last_publish < linger;
       last_publish = now;
-      if (burst) {
+      if (burst && body.size() <= kBatchMaxBody) {
         if (batch_count > 0 && batch_channel != channel) send_batch();
         if (batch_count == 0) begin_batch(channel, sequence, now);
         wire::append_entry(batch, raw, body);
@@ -286,8 +280,6 @@ struct Publisher::Impl {
         if (batch_count == kBatchMessages || batch.size() >= kBatchBytes) send_batch();
         return true;
       }
-    } else {
-      last_publish = Clock::now();
     }
     send_batch();  // what came before goes first
 

@@ -24,6 +24,14 @@ inline constexpr char kBatch = 2;
 inline constexpr std::size_t kHeaderSize = 1 + 8 + 8;            // version, publisher id, sequence
 inline constexpr std::size_t kBatchHeaderSize = kHeaderSize + 4;  // ... and the count
 
+// The N-byte little-endian integer at `in`.
+template <int N>
+std::uint64_t read_le(const char* in) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < N; ++i) v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  return v;
+}
+
 // Each writes into `out`, replacing what it held (its buffer is reused).
 // The channel frame: the name and its terminator (also the ZeroMQ
 // subscription for an exact channel).
@@ -59,15 +67,11 @@ void for_each(const Frame& frame, F&& f) {
     f(frame.properties, frame.payload);
     return;
   }
-  auto u32 = [&](std::size_t at) {
-    std::uint32_t v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(frame.payload[at + i])) << (8 * i);
-    return v;
-  };
+  const char* data = frame.payload.data();
   for (std::size_t pos = 0; pos < frame.payload.size();) {
-    auto properties = frame.payload.substr(pos + 4, u32(pos));
+    auto properties = frame.payload.substr(pos + 4, read_le<4>(data + pos));
     pos += 4 + properties.size();
-    auto body = frame.payload.substr(pos + 4, u32(pos));
+    auto body = frame.payload.substr(pos + 4, read_le<4>(data + pos));
     pos += 4 + body.size();
     if (!f(properties, body)) return;
   }

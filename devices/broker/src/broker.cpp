@@ -294,13 +294,13 @@ void BrokerCore::handle(std::string_view identity, zmq::message_t& header, std::
     sessions_.emplace(std::string(identity), std::move(created));
     connection_count_.fetch_add(1, std::memory_order_relaxed);
   }
+  const auto op = protocol::opcode_of(cmd.method);
   zmq::message_t inline_body;
-  bool inline_content = frames == 1 && protocol::has_content(protocol::opcode_of(cmd.method));
+  bool inline_content = frames == 1 && protocol::has_content(op);
   if (inline_content) {
     inline_body = zmq::message_t(cmd.inline_body.data(), cmd.inline_body.size());
     body = &inline_body;
   }
-  auto op = protocol::opcode_of(cmd.method);
   auto batched_before = session->batch.count();
   execute(*this, *session, cmd, body, inline_content);
   // An ack that released several deliveries (a multiple ack, a nack, a
