@@ -27,10 +27,6 @@ bool releases_credit(protocol::Opcode op) {
 constexpr auto kBlockedRetry = std::chrono::milliseconds(1);
 constexpr std::uint64_t kFrameSlack = 64 * 1024;  // header room above max_message_size
 
-// ZeroMQ's read batch (ZMQ_IN_BATCH_SIZE, 8192 by default): bodies smaller
-// than this may be slices of a shared receive buffer.
-constexpr std::size_t kZmqReadBatch = 8192;
-
 std::string peer_address(zmq::message_t& frame) {
   try {
     const char* addr = frame.gets("Peer-Address");
@@ -295,14 +291,12 @@ void BrokerCore::handle(std::string_view identity, zmq::message_t& header, std::
     connection_count_.fetch_add(1, std::memory_order_relaxed);
   }
   const auto op = protocol::opcode_of(cmd.method);
-  zmq::message_t inline_body;
-  bool inline_content = frames == 1 && protocol::has_content(op);
-  if (inline_content) {
-    inline_body = zmq::message_t(cmd.inline_body.data(), cmd.inline_body.size());
-    body = &inline_body;
-  }
+  // The body: inline in the command's frame, or a frame of its own.
+  Content content;
+  if (frames >= 2) content = Content{body->to_string_view(), body};
+  else if (protocol::has_content(op)) content.bytes = cmd.inline_body;
   auto batched_before = session->batch.count();
-  execute(*this, *session, cmd, body, inline_content);
+  execute(*this, *session, cmd, content);
   // An ack that released several deliveries (a multiple ack, a nack, a
   // recover) sends them now: the consumer is waiting for them, and a turn
   // of a publisher's flood could otherwise hold them back for a millisecond.
@@ -353,19 +347,18 @@ bool BrokerCore::try_send(Session& s, std::vector<zmq::message_t>& frames) {
 }
 
 void BrokerCore::send(Session& s, std::uint16_t channel, const protocol::Method& method,
-                      std::string_view properties, zmq::message_t* body) {
+                      std::string_view properties, Content body) {
   send_command(s, channel, method, properties, body);
 }
 
 template <class M>
 void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method, std::string_view properties,
-                              zmq::message_t* body) {
+                              Content body) {
   if (s.dead) return;
-  std::string_view body_bytes = body ? body->to_string_view() : std::string_view();
   if (s.batching && !s.blocked()) {
     // Into this turn's batch when it fits in one frame; else the batch so
     // far goes first, then this command as usual.
-    if (s.batch.add(channel, method, properties, body_bytes)) {
+    if (s.batch.add(channel, method, properties, body.bytes)) {
       if (s.batch.count() == 1) batching_.push_back(&s);
       if (s.batch.count() == kBatchCommands || s.batch.bytes() >= kBatchBytes) flush_batch(s);
       return;
@@ -376,11 +369,14 @@ void BrokerCore::send_command(Session& s, std::uint16_t channel, const M& method
   encode_buffer_.clear();
   // A small body goes inline, in the header's frame; a large one as a frame
   // of its own that shares the publisher's buffer (no copy).
-  if (protocol::encode_to_send(encode_buffer_, channel, method, properties, body_bytes)) body = nullptr;
+  bool inline_body = protocol::encode_to_send(encode_buffer_, channel, method, properties, body.bytes);
   zmq::message_t header(encode_buffer_.data(), encode_buffer_.size());
   zmq::message_t content;
-  if (body) content.copy(*body);
-  send_frames(s, header, body ? &content : nullptr);
+  if (!inline_body) {
+    if (body.frame) content.copy(*body.frame);
+    else content = zmq::message_t(body.bytes.data(), body.bytes.size());
+  }
+  send_frames(s, header, inline_body ? nullptr : &content);
 }
 
 void BrokerCore::send_frames(Session& s, zmq::message_t& header, zmq::message_t* content) {
@@ -559,7 +555,7 @@ void BrokerCore::route(Exchange& x, std::string_view routing_key, H& headers) {
 }
 
 PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-                                  zmq::message_t& body, const PublishDetails& details) {
+                                  Content body, const PublishDetails& details) {
   published_.fetch_add(1, std::memory_order_relaxed);
   PublishOutcome outcome;
   targets_.clear();
@@ -609,15 +605,13 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     std::erase_if(targets_, [&](Queue* q) { return is_dead_letter_cycle(*details.deaths, q->name()); });
   // x-overflow reject-publish: a full queue does not take it; the others do.
   std::erase_if(targets_, [&](Queue* q) {
-    if (q->limits().overflow != Overflow::kRejectPublish || !q->over_limit(true, body.size())) return false;
+    if (q->limits().overflow != Overflow::kRejectPublish || !q->over_limit(true, body.bytes.size())) return false;
     outcome.refused = true;
     return true;
   });
   if (targets_.empty()) return outcome;
-  auto message = std::make_shared<StoredMessage>();
-  message->exchange = exchange ? exchange->name() : std::string();
-  message->routing_key = routing_key;
-  message->properties = properties;
+  StoredMessage::Parts parts{exchange ? std::string_view(exchange->name()) : std::string_view(), routing_key,
+                             properties, body};
   if (journal_) {
     // Persistent messages reaching durable queues go to the journal (to
     // those queues only); the confirm waits for this turn's commit.
@@ -625,17 +619,15 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     for (Queue* q : targets_)
       if (q->kept_on_disk()) journal_queues_.push_back(q->name());
     if (!journal_queues_.empty() && props().delivery_mode == 2) {
-      message->journal_id = journal_->publish(message->exchange, routing_key, properties, body.to_string_view(),
-                                              journal_queues_);
-      message->pageable = journal_queues_.size() == targets_.size();
+      parts.journal_id = journal_->publish(parts.exchange, routing_key, properties, body.bytes, journal_queues_);
+      parts.pageable = journal_queues_.size() == targets_.size();
       journal_dirty_ = true;
       outcome.journaled = true;
     }
   }
-  message->body_size = body.size();
-  message->body.move(body);
+  auto message = StoredMessage::make(parts);
   message->charge(&message_bytes_);
-  if (message->pageable && paging_) page_candidates_.push_back(message);
+  if (message->pageable() && paging_) page_candidates_.push_back(message);
   for (Queue* q : targets_) {
     ++q->published;
     q->push(message, expiry_of(*q, details.message_ttl));
@@ -644,14 +636,6 @@ PublishOutcome BrokerCore::publish(Exchange* exchange, const std::string& routin
     if (q->limits().overflow == Overflow::kDropHead && q->limits().has_length_limit()) drop_overflow(*q);
     schedule_expiry(*q);
   }
-  // ZeroMQ receives small frames into one 8 KiB buffer per read and hands
-  // them out as slices of it, and a slice keeps the whole buffer alive. A
-  // 100-byte message that waits in a queue or for its ack would so hold
-  // 8 KiB (seen under bench/load.sh: 13 KB of heap per message in flight).
-  // A message that stays therefore gets a buffer of its own; one delivered
-  // and settled at once (auto-ack) is never copied.
-  if (message.use_count() > 1 && message->body_size < kZmqReadBatch && !message->paged && !details.private_body)
-    message->body = zmq::message_t(message->body.data(), message->body.size());
   return outcome;
 }
 
@@ -748,17 +732,15 @@ void BrokerCore::page_out() {
     for (auto& [name, q] : queues_)
       if (q->kept_on_disk())
         for (const auto& e : q->ready())
-          if (e.message->pageable && !e.message->paged) held.push_back(e.message);
+          if (e.message->pageable() && !e.message->paged()) held.push_back(e.message);
     for (auto& c : page_candidates_) held.push_back(std::move(c));
     page_candidates_ = std::move(held);
   }
   while (!page_candidates_.empty() && message_bytes_ > low) {
     auto m = page_candidates_.front().lock();
-    if (m && !m->paged) {
-      if (!journal_->readable(m->journal_id)) break;  // later ones are not written either
-      m->body = zmq::message_t();
-      m->paged = true;
-      m->recharge();
+    if (m && !m->paged()) {
+      if (!journal_->readable(m->journal_id())) break;  // later ones are not written either
+      m->page_out();
       ++paged_out_;
     }
     page_candidates_.pop_front();
@@ -779,14 +761,14 @@ void BrokerCore::check_memory() {
 }
 
 void BrokerCore::delivered_from(Queue& q, const StoredMessage& m) {
-  if (!m.journal_id || !q.kept_on_disk()) return;
-  journal_->delivered(m.journal_id, q.name());
+  if (!m.journal_id() || !q.kept_on_disk()) return;
+  journal_->delivered(m.journal_id(), q.name());
   journal_dirty_ = true;
 }
 
 void BrokerCore::settled_from(Queue& q, const StoredMessage& m) {
-  if (!m.journal_id || !q.kept_on_disk()) return;
-  journal_->ack(m.journal_id, q.name());
+  if (!m.journal_id() || !q.kept_on_disk()) return;
+  journal_->ack(m.journal_id(), q.name());
   journal_dirty_ = true;
 }
 
@@ -834,17 +816,15 @@ std::optional<QueueEntry> BrokerCore::take_ready(Queue& q) {
 }
 
 bool BrokerCore::page_in(Queue& q, StoredMessage& m) {
-  if (!m.paged) return true;
-  auto body = journal_ ? journal_->read_body(m.journal_id) : std::nullopt;
+  if (!m.paged()) return true;
+  auto body = journal_ ? journal_->read_body(m.journal_id()) : std::nullopt;
   if (!body) {
     log_.write(LogLevel::kError, "message lost",
-               "queue " + q.name() + ": the body of journal message " + std::to_string(m.journal_id) +
+               "queue " + q.name() + ": the body of journal message " + std::to_string(m.journal_id()) +
                    " cannot be read back");
     return false;
   }
-  m.body = zmq::message_t(body->data(), body->size());
-  m.paged = false;
-  m.recharge();
+  m.page_in(*body);
   ++paged_in_;
   return true;
 }
@@ -862,7 +842,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
   StoredMessage& m = *entry.message;
   // Views, not copies, of the strings: `entry` (no_ack) or the unacked list
   // keeps the message alive while it is sent.
-  protocol::BasicDeliverView d{c.tag, 0, entry.redelivered, m.exchange, m.routing_key};
+  protocol::BasicDeliverView d{c.tag, 0, entry.redelivered, m.exchange(), m.routing_key()};
   if (c.no_ack) {
     d.delivery_tag = ch.next_delivery_tag++;
     settled_from(*c.queue, m);
@@ -870,7 +850,7 @@ void BrokerCore::deliver(Consumer& c, QueueEntry entry) {
     delivered_from(*c.queue, m);
     d.delivery_tag = record_unacked(ch, c.queue, std::move(entry), c.shared_from_this());
   }
-  send_command(*c.session, ch.number, d, m.properties, &m.body);
+  send_command(*c.session, ch.number, d, m.properties(), m.content());
   delivered_.fetch_add(1, std::memory_order_relaxed);
   ++c.queue->delivered;
 }
@@ -923,15 +903,15 @@ void BrokerCore::close_reply_route(ChannelSession& ch) {
   ch.reply_consumer_tag.clear();
 }
 
-bool BrokerCore::deliver_reply(std::string_view routing_key, std::string_view properties, zmq::message_t& body) {
+bool BrokerCore::deliver_reply(std::string_view routing_key, std::string_view properties, Content body) {
   auto it = reply_routes_.find(routing_key.substr(kReplyTo.size() + 1));
   if (it == reply_routes_.end()) return false;  // the caller has gone
   Session& s = *it->second.session;
   auto ch = s.channels.find(it->second.channel);
   if (ch == s.channels.end() || ch->second.closing) return false;
-  protocol::BasicDeliver d{ch->second.reply_consumer_tag, ch->second.next_delivery_tag++, false, "",
-                           std::string(routing_key)};
-  send(s, ch->second.number, d, properties, &body);
+  protocol::BasicDeliverView d{ch->second.reply_consumer_tag, ch->second.next_delivery_tag++, false, "",
+                               routing_key};
+  send_command(s, ch->second.number, d, properties, body);
   delivered_.fetch_add(1, std::memory_order_relaxed);  // publish() counted the publish
   return true;
 }

@@ -63,9 +63,6 @@ struct PublishDetails {
   std::optional<std::chrono::milliseconds> message_ttl{};  // from a valid `expiration` property
   // A dead-lettered copy's x-death: queues it would cycle back to are skipped.
   const FieldArray* deaths = nullptr;
-  // The body is a buffer of its own (an inline body copied out of its
-  // frame), not a slice of a ZeroMQ receive buffer: never copied again.
-  bool private_body = false;
 };
 
 // A message that died in `queue`, waiting to be republished to its
@@ -120,11 +117,11 @@ class BrokerCore {
   const BrokerOptions& options() const { return options_; }
   Log& log() { return log_; }
   void send(Session& s, std::uint16_t channel, const protocol::Method& method,
-            std::string_view properties = {}, zmq::message_t* body = nullptr);
+            std::string_view properties = {}, Content body = {});
   // send() for a Method or a protocol::BasicDeliverView (deliver()).
   template <class M>
   void send_command(Session& s, std::uint16_t channel, const M& method, std::string_view properties,
-                    zmq::message_t* body);
+                    Content body);
   std::shared_ptr<Queue> find_queue(std::string_view name);
   std::shared_ptr<Queue> declare_queue(std::string name, QueueFlags flags, Session* owner);
   void delete_queue(const std::shared_ptr<Queue>& q);
@@ -142,7 +139,7 @@ class BrokerCore {
   // queues' limits: TTLs, x-overflow (a reject-publish queue that is full
   // sets `refused`), drop-head.
   PublishOutcome publish(Exchange* exchange, const std::string& routing_key, std::string_view properties,
-                         zmq::message_t& body, const PublishDetails& details = {});
+                         Content body, const PublishDetails& details = {});
   // Publisher confirms: queues the basic.ack / nack for the channel's latest
   // publish; flush_confirms() sends those that are safe, once per loop turn.
   void confirm(Session& s, ChannelSession& ch, const PublishOutcome& outcome);
@@ -187,7 +184,7 @@ class BrokerCore {
   // Direct reply-to: start / stop a channel's reply consumer; deliver a reply.
   std::string open_reply_route(Session& s, ChannelSession& ch, std::string tag);
   void close_reply_route(ChannelSession& ch);
-  bool deliver_reply(std::string_view routing_key, std::string_view properties, zmq::message_t& body);
+  bool deliver_reply(std::string_view routing_key, std::string_view properties, Content body);
   void close_connection(Session& s, ReplyCode code, const std::string& text);
   void finish_session(Session& s);
   std::string generate_name(std::string_view prefix);
@@ -307,9 +304,8 @@ class BrokerCore {
 };
 
 // The command table (commands.cpp): runs the handler for one decoded command.
-// `body`: the content method's body (a body frame, or its inline body copied
-// into a buffer of its own, `private_body`).
-void execute(BrokerCore& broker, Session& session, protocol::Command& command, zmq::message_t* body,
-             bool private_body);
+// `body`: the content method's body (inline in the command's frame, or a
+// frame of its own); it lives until execute() returns.
+void execute(BrokerCore& broker, Session& session, protocol::Command& command, Content body);
 
 }  // namespace warren::detail

@@ -17,8 +17,7 @@ struct Context {
   Session& session;
   ChannelSession* channel;  // null for connection-level commands
   Command& command;
-  zmq::message_t* body;
-  bool private_body;  // see execute()
+  Content body;  // see execute()
 
   ChannelSession& ch() { return *channel; }
   template <class M> M& method() { return std::get<M>(command.method); }
@@ -489,8 +488,8 @@ void basic_cancel(Context& c) {
 
 void basic_publish(Context& c) {
   auto& m = c.method<BasicPublish>();
-  if (c.body->size() > c.broker.options().max_message_size)
-    refuse(ReplyCode::kPreconditionFailed, "message size " + std::to_string(c.body->size()) +
+  if (c.body.bytes.size() > c.broker.options().max_message_size)
+    refuse(ReplyCode::kPreconditionFailed, "message size " + std::to_string(c.body.bytes.size()) +
                                                " is larger than configured max size " +
                                                std::to_string(c.broker.options().max_message_size));
   Exchange* x = nullptr;
@@ -511,7 +510,7 @@ void basic_publish(Context& c) {
   auto rewritten = rewrite_reply_to(c, c.command.properties);
   std::string_view properties = rewritten ? std::string_view(*rewritten) : c.command.properties;
   if (c.ch().confirm) ++c.ch().publish_seq;
-  auto outcome = c.broker.publish(x, m.routing_key, properties, *c.body, PublishDetails{.message_ttl = expiration.ttl, .private_body = c.private_body});
+  auto outcome = c.broker.publish(x, m.routing_key, properties, c.body, PublishDetails{.message_ttl = expiration.ttl});
   if (!outcome.routed && !outcome.refused && m.mandatory) {
     // Unroutable and mandatory: back to the publisher (before its confirm).
     // The body is still ours.
@@ -543,7 +542,8 @@ void basic_get(Context& c) {
   }
   QueueEntry entry = std::move(*taken);
   auto message = entry.message;
-  BasicGetOk ok{0, entry.redelivered, message->exchange, message->routing_key, narrow(q->ready_count())};
+  BasicGetOk ok{0, entry.redelivered, std::string(message->exchange()), std::string(message->routing_key()),
+                narrow(q->ready_count())};
   if (m.no_ack) {
     ok.delivery_tag = c.ch().next_delivery_tag++;
     c.broker.settled_from(*q, *message);
@@ -551,7 +551,7 @@ void basic_get(Context& c) {
     c.broker.delivered_from(*q, *message);
     ok.delivery_tag = c.broker.record_unacked(c.ch(), q, std::move(entry), nullptr);
   }
-  c.broker.send(c.session, c.command.channel, ok, message->properties, &message->body);
+  c.broker.send(c.session, c.command.channel, ok, message->properties(), message->content());
   c.broker.count_delivered();
   ++q->delivered;
 }
@@ -696,7 +696,7 @@ void channel_error(BrokerCore& broker, Session& s, ChannelSession& ch, const Ref
 
 }  // namespace
 
-void execute(BrokerCore& broker, Session& session, Command& command, zmq::message_t* body, bool private_body) {
+void execute(BrokerCore& broker, Session& session, Command& command, Content body) {
   auto op = opcode_of(command.method);
   const Entry& entry = kTable[static_cast<std::size_t>(op)];
   if (!entry.handler) {
@@ -738,7 +738,7 @@ void execute(BrokerCore& broker, Session& session, Command& command, zmq::messag
       return;
     }
   }
-  Context context{broker, session, channel, command, body, private_body};
+  Context context{broker, session, channel, command, body};
   try {
     entry.handler(context);
   } catch (const Refusal& r) {

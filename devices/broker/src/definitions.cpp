@@ -178,21 +178,20 @@ void BrokerCore::restore_messages(std::vector<store::RecoveredMessage> recovered
   std::set<std::string> gone;  // queues the journal owes messages to that no longer exist
   now_ = Clock::now();
   for (auto& r : recovered) {
-    auto m = std::make_shared<StoredMessage>();
-    m->exchange = std::move(r.exchange);
-    m->routing_key = std::move(r.routing_key);
-    m->properties = std::move(r.properties);
-    m->body = zmq::message_t(r.body.data(), r.body.size());
-    m->body_size = r.body_size;
-    m->paged = r.paged;
-    m->pageable = true;  // owed to durable queues only
-    m->journal_id = r.id;
+    // Owed to durable queues only, so pageable.
+    auto m = StoredMessage::make({.exchange = r.exchange,
+                                  .routing_key = r.routing_key,
+                                  .properties = r.properties,
+                                  .body = Content{r.body},
+                                  .journal_id = r.id,
+                                  .pageable = true});
+    if (r.paged) m->restore_paged(r.body_size);
     m->charge(&message_bytes_);
     r.body = std::string();  // one copy at a time
     // TTLs count from now: the clock the expiry was set on did not survive.
     std::optional<std::chrono::milliseconds> ttl;
     try {
-      ttl = expiration_of(m->properties).ttl;
+      ttl = expiration_of(m->properties()).ttl;
     } catch (const ProtocolError&) {
     }
     for (const auto& [name, redelivered] : r.queues) {

@@ -24,7 +24,7 @@ void BrokerCore::discard(Queue& q, QueueEntry entry, DeathReason reason) {
   bool copy = limits.dead_letter_exchange && page_in(q, *entry.message);
   settled_from(q, *entry.message);
   if (!copy) return;
-  std::string routing_key = limits.dead_letter_routing_key.value_or(entry.message->routing_key);
+  std::string routing_key = limits.dead_letter_routing_key.value_or(std::string(entry.message->routing_key()));
   dead_letters_.push_back(DeadLetter{std::move(entry.message), q.name(),
                                      *limits.dead_letter_exchange, std::move(routing_key), reason});
 }
@@ -105,14 +105,12 @@ void BrokerCore::republish(DeadLetter& d, std::int64_t time) {
   DeadLetterCopy copy;
   try {
     copy =
-        dead_letter_copy(m.properties, Death{d.queue, d.reason, m.exchange, m.routing_key, time});
+        dead_letter_copy(m.properties(), Death{d.queue, d.reason, m.exchange(), m.routing_key(), time});
   } catch (const ProtocolError& e) {  // cannot happen: publish() took only valid properties
     log_.write(LogLevel::kError, "dead letter dropped", e.text());
     return;
   }
-  zmq::message_t body;
-  body.copy(m.body);  // shares the buffer
-  publish(x, d.routing_key, copy.properties, body, PublishDetails{.deaths = &copy.deaths});
+  publish(x, d.routing_key, copy.properties, m.content(), PublishDetails{.deaths = &copy.deaths});
 }
 
 }  // namespace warren::detail

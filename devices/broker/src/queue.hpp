@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,43 +29,82 @@ class Session;
 struct ChannelSession;
 struct Consumer;
 
-// A published message: immutable after routing, shared by every queue it
-// reached. The body is the publisher's frame; consumers get reference-counted
-// copies of it.
-struct StoredMessage {
-  StoredMessage() = default;
+// A message body on its way through the broker: its bytes and, when they
+// are a ZeroMQ frame's own, that frame, which a large body shares instead of
+// being copied.
+struct Content {
+  std::string_view bytes;
+  zmq::message_t* frame = nullptr;
+};
+
+// A published message: immutable after routing (but for paging), shared by
+// every queue it reached and every delivery of it awaiting its ack.
+//
+// One allocation holds the shared_ptr's block, this header, the exchange,
+// routing key and properties, and a body of up to protocol::kInlineBodyMax
+// bytes: such a body is copied into the outgoing frame at every delivery
+// anyway. A fresh 100-byte message so costs one allocation of ~200 bytes
+// (it was three of ~400: each is memory a publisher's flood touches for the
+// first time, docs/performance.md). A larger body stays in the publisher's
+// ZeroMQ frame, which deliveries share; so does a body that may be paged out.
+class StoredMessage {
+  struct Key {};  // make() is the way to build one
+
+ public:
+  struct Parts {
+    std::string_view exchange;
+    std::string_view routing_key;
+    std::string_view properties;  // raw msgpack map, forwarded verbatim
+    Content body;
+    std::uint64_t journal_id = 0;  // 0: not in the journal (transient, or no durable queue)
+    // Every queue it reached keeps it on disk, so the journal keeps it until
+    // they are done with it and its body may leave memory (page_out).
+    bool pageable = false;
+  };
+  static std::shared_ptr<StoredMessage> make(const Parts& parts);
+
+  // `trailing`: where make()'s allocation has room for the strings and body
+  // (a reference: the room is allocated after make() names it).
+  StoredMessage(Key, const Parts& parts, char* const& trailing);
   StoredMessage(const StoredMessage&) = delete;
   StoredMessage& operator=(const StoredMessage&) = delete;
-  ~StoredMessage() {
-    if (account) *account -= charged;
-  }
-  // Counts this message's bytes in *account (the broker's total) until it
-  // is destroyed. Call once, when the message is complete; recharge() after
-  // its body is paged out or in.
-  void charge(std::uint64_t* total) {
-    account = total;
-    recharge();
-  }
-  void recharge() {
-    static constexpr std::uint64_t kOverhead = 160;  // this struct, its shared_ptr block, a queue entry
-    *account -= charged;
-    charged = exchange.size() + routing_key.size() + properties.size() + body.size() + kOverhead;
-    *account += charged;
-  }
-  std::uint64_t* account = nullptr;
-  std::uint64_t charged = 0;
+  ~StoredMessage();
 
-  std::string exchange;
-  std::string routing_key;
-  std::string properties;  // raw msgpack map, forwarded verbatim
-  zmq::message_t body;            // empty while paged
-  std::uint64_t body_size = 0;    // the body's size, paged or not
-  std::uint64_t journal_id = 0;  // 0: not in the journal (transient, or no durable queue)
-  // Paging: the body was dropped from memory; the journal has it (journal_id).
-  // Only for messages every queue of which is kept on disk (pageable): the
-  // journal keeps a record only while a durable queue still owes it.
-  bool paged = false;
-  bool pageable = false;
+  std::string_view exchange() const { return {data_, exchange_size_}; }
+  std::string_view routing_key() const { return {data_ + exchange_size_, routing_key_size_}; }
+  std::string_view properties() const { return {data_ + exchange_size_ + routing_key_size_, properties_size_}; }
+  std::string_view body() const;   // empty while paged
+  Content content() { return {body(), frame_}; }
+  std::uint64_t body_size() const { return body_size_; }  // paged or not
+  std::uint64_t journal_id() const { return journal_id_; }
+  bool pageable() const { return pageable_; }
+
+  // Paging: the body leaves memory while the journal (journal_id) has it,
+  // and comes back from there. Pageable messages only.
+  bool paged() const { return paged_; }
+  void page_out();
+  void page_in(std::string_view body);
+  // A message recovered from the journal without its body.
+  void restore_paged(std::uint64_t body_size);
+
+  // Counts this message's bytes in *account (the broker's total) until it
+  // is destroyed. Call once, when the message is made.
+  void charge(std::uint64_t* account);
+
+ private:
+  void recharge();
+
+  std::uint64_t* account_ = nullptr;
+  std::uint64_t charged_ = 0;
+  std::uint64_t journal_id_;
+  std::uint64_t body_size_;
+  char* data_;                         // exchange, routing key, properties, inline body
+  zmq::message_t* frame_ = nullptr;    // the body, when not inline (in the same allocation)
+  std::size_t exchange_size_;
+  std::size_t routing_key_size_;
+  std::size_t properties_size_;
+  bool pageable_;
+  bool paged_ = false;
 };
 
 // A message's place in one queue. The expiry is per queue (queues have
@@ -110,13 +150,13 @@ class Queue : public std::enable_shared_from_this<Queue> {
   bool empty() const { return ready_.empty(); }
   const QueueEntry& front() const { return ready_.front(); }
   void push(std::shared_ptr<StoredMessage> message, Clock::time_point expires, bool redelivered = false) {
-    ready_bytes_ += message->body_size;
+    ready_bytes_ += message->body_size();
     ready_.push_back(QueueEntry{std::move(message), next_seq_++, redelivered, 0, expires});
   }
   QueueEntry pop() {
     QueueEntry e = std::move(ready_.front());
     ready_.pop_front();
-    ready_bytes_ -= e.message->body_size;
+    ready_bytes_ -= e.message->body_size();
     return e;
   }
   // Over x-max-length or x-max-length-bytes, counting ready messages only
