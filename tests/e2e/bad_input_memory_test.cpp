@@ -20,6 +20,7 @@
 #include "support/bad_inputs.hpp"
 #include "support/process.hpp"
 #include "support/raw_peer.hpp"
+#include "support/temp_dir.hpp"
 #include "warren/context.hpp"
 #include "warren/warren.hpp"
 
@@ -46,7 +47,8 @@ constexpr bool kMeasureRss = true;
 constexpr std::int64_t kMaxGrowthKb = 3 * 1024;
 constexpr int kRounds = 20;
 
-// warrend as a child process on a free loopback port. Every path stops it:
+// warrend as a child process on a free loopback port, with a data directory
+// of its own (never the default, another broker's). Every path stops it:
 // stop() or the destructor sends SIGTERM and waits with a deadline; if it
 // does not exit, Process's destructor kills it (SIGKILL) and reaps it.
 class Warrend {
@@ -54,8 +56,8 @@ class Warrend {
   Warrend()
       : process_({WARREND_PATH, "--endpoint", "tcp://127.0.0.1:*", "--max-message-size",
                   std::to_string(kLimits.max_message_size), "--max-channels",
-                  std::to_string(kLimits.max_channels), "--heartbeat", "500", "--log-level",
-                  "error"}) {
+                  std::to_string(kLimits.max_channels), "--heartbeat", "500", "--log-level", "error",
+                  "--data-dir", data_.path.string()}) {
     auto line = process_.wait_for_line("listening on", 10s);
     if (!line) throw std::runtime_error("warrend did not start; output: " + process_.output());
     auto at = line->find("tcp://");
@@ -88,6 +90,7 @@ class Warrend {
   }
 
  private:
+  TempDir data_;  // before process_: made first, removed after it stops
   Process process_;
   std::string endpoint_;
   std::optional<int> exit_code_;
