@@ -26,7 +26,7 @@ const T* as(const protocol::Method& m) { return std::get_if<T>(&m); }
 }  // namespace
 
 ConnectionCore::ConnectionCore(const std::string& endpoint, ConnectionOptions options)
-    : endpoint_(endpoint), options_(std::move(options)) {
+    : endpoint_(endpoint), options_(std::move(options)), burst_(options_.publish_linger) {
   wakeup_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wakeup_fd_ < 0) throw ConnectionError(ReplyCode::kInternalError, "eventfd failed");
   try {
@@ -532,14 +532,13 @@ std::uint64_t ConnectionCore::publish(std::uint16_t ch, const protocol::BasicPub
                        "message size " + std::to_string(body.size()) + " is larger than max size " +
                            std::to_string(max_message_size_));
   if (broker_batches_ && options_.publish_linger.count() > 0 && body.size() <= kPublishBatchMaxBody) {
-    // A publish that follows the last within publish_linger is part of a
-    // burst: it joins the batch, which goes out when full, before any other
-    // command or wait, or from the heartbeat thread after publish_linger.
-    // A lone publish goes out at once (docs/client.md, "Publishing").
+    // A publish in a burst (burst.hpp) joins the batch, which goes out when
+    // full, before any other command or wait, or from the heartbeat thread
+    // after publish_linger. A lone publish, or one of a steady stream, goes
+    // out at once (docs/client.md, "Publishing in batches").
     auto now = Clock::now();
-    bool burst = batch_.count() > 0 || now - last_publish_ < options_.publish_linger;
-    last_publish_ = now;
-    if (burst) {
+    const bool in_burst = burst_.publish(now);
+    if (in_burst || batch_.count() > 0) {
       batch_.add(ch, method, properties, body);  // small: always inline
       if (batch_.count() == kPublishBatchCommands || batch_.bytes() >= kPublishBatchBytes) {
         flush_publishes_locked(true);

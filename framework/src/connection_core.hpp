@@ -28,6 +28,7 @@
 #include "warren/channel.hpp"
 #include "warren/connection.hpp"
 #include "warren/protocol.hpp"
+#include "burst.hpp"
 
 namespace warren::detail {
 
@@ -238,7 +239,7 @@ class ConnectionCore {
   static constexpr std::size_t kPublishBatchMaxBody = 512;
   bool broker_batches_ = false;
   protocol::BatchWriter batch_;
-  Clock::time_point last_publish_{};
+  Burst burst_;  // whether a publish is part of a burst (burst.hpp)
   // The heartbeat thread sends a batch the owner left: batch_pending_ wakes
   // it; it then stays awake (flusher_awake_), looking every publish_linger,
   // until no batch began for kFlusherIdle. Both change only under mu_.

@@ -23,6 +23,7 @@
 #include "warren/context.hpp"
 #include "warren/errors.hpp"
 #include "warren/protocol.hpp"
+#include "burst.hpp"
 #include "pubsub_wire.hpp"
 
 namespace warren {
@@ -232,7 +233,8 @@ struct Publisher::Impl {
   Impl(const std::string& endpoint, const PublisherOptions& options)
       : socket(options.context ? *options.context : default_context(), zmq::socket_type::pub),
         id(random_id()),
-        linger(options.publish_linger) {
+        linger(options.publish_linger),
+        burst(options.publish_linger) {
     socket.set(zmq::sockopt::sndhwm, options.sndhwm);
     socket.set(zmq::sockopt::linger, static_cast<int>(options.linger.count()));
     if (options.bind && options.curve.enabled())
@@ -264,14 +266,13 @@ struct Publisher::Impl {
     if (!(properties == Properties{})) raw = protocol::encode_properties(properties);
 
     if (linger.count() > 0) {
-      // A publish within publish_linger of the last is part of a burst and
-      // joins the batch (if small), which goes when full, when the channel
-      // changes, or from the flusher thread after publish_linger. A lone
-      // publish goes at once (docs/pubsub.md, "Batches").
+      // A publish in a burst (burst.hpp) joins the batch (if small), which
+      // goes when full, when the channel changes, or from the flusher thread
+      // after publish_linger. A lone publish, or one of a steady stream,
+      // goes at once (docs/pubsub.md, "Batches").
       const auto now = Clock::now();
-      const bool burst = batch_count > 0 || now - last_publish < linger;
-      last_publish = now;
-      if (burst && body.size() <= kBatchMaxBody) {
+      const bool in_burst = burst.publish(now);
+      if ((in_burst || batch_count > 0) && body.size() <= kBatchMaxBody) {
         if (batch_count > 0 && batch_channel != channel) send_batch();
         if (batch_count == 0) begin_batch(channel, sequence, now);
         wire::append_entry(batch, raw, body);
@@ -368,7 +369,8 @@ struct Publisher::Impl {
   std::string topic, header;  // frames being sent (buffers reused)
   std::uint32_t batch_count = 0;
   std::uint64_t batch_first = 0;  // the sequence number of its first message
-  Clock::time_point batch_started{}, last_publish{};
+  Clock::time_point batch_started{};
+  detail::Burst burst;  // whether a publish is part of a burst (burst.hpp)
   bool flusher_awake = false;
   std::condition_variable_any wake;
   std::jthread flusher;  // started with the first batch

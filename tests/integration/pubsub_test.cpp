@@ -71,6 +71,14 @@ void warm_up(Publisher& p, Subscriber& s, Recorder& r, const std::string& channe
   }, deadline)) << "no message on " << channel;
 }
 
+// Publishes a quick run of warm-ups and sends them: a publisher joins
+// messages into batches only once its recent publishes came fast enough to
+// be a burst (framework/src/burst.hpp), which a few dozen in a row are.
+void start_burst(Publisher& p) {
+  for (int i = 0; i < 40; ++i) p.publish("warmup", "burst");
+  p.flush();
+}
+
 // Waits until no warm-up is in flight and the forwarder's counters have
 // caught up. One publisher's messages keep their order through the
 // forwarder, so once a fence sent after the warm-ups has arrived, every
@@ -375,9 +383,9 @@ TEST_F(PubSubTest, TheTailOfABurstArrivesWithoutAnotherPublish) {
   auto p = publisher({.publish_linger = 1000us});
   s->subscribe("tail");
   warm_up(*p, *s, r);
-  // Five in a burst: the first goes at once, the other four wait in a batch
-  // that only the Publisher's flusher thread can send (nothing else is
-  // published and the Publisher stays alive).
+  start_burst(*p);
+  // Five more in the burst wait in a batch that only the Publisher's flusher
+  // thread can send (nothing else is published and the Publisher stays alive).
   for (int i = 0; i < 5; ++i) p->publish("tail", std::to_string(i));
   ASSERT_TRUE(drive_until(*s, [&] { return r.lines.size() == 5; }));
   EXPECT_EQ(r.lines, (Lines{"tail:0", "tail:1", "tail:2", "tail:3", "tail:4"}));
@@ -410,10 +418,10 @@ TEST_F(PubSubTest, ThePublishersDestructorSendsItsBatch) {
   auto s = subscriber(r);
   auto p = publisher({.publish_linger = std::chrono::microseconds(std::chrono::hours(1))});
   s->subscribe("last");
-  warm_up(*p, *s, r);  // with an hour's linger, all warm-ups after the first are batched
-  p->flush();
-  // Still in the burst: all three wait in a batch that the flusher would
-  // send only after an hour.
+  warm_up(*p, *s, r);
+  start_burst(*p);
+  // In the burst: all three wait in a batch that the flusher would send only
+  // after an hour.
   p->publish("last", "1");
   p->publish("last", "2");
   p->publish("last", "3");
@@ -430,6 +438,7 @@ TEST(PubSubBatches, APublisherWhoseContextShutDownIsDestroyedQuietly) {
                                     .context = &context});
   Subscriber s(p.endpoint(), r.handler(), {.context = &context});
   warm_up(p, s, r);
+  start_burst(p);
   context.shutdown();  // the context's sockets fail with ETERM (once they notice)
   bool terminated = false;
   for (int i = 0; i < 100000 && !terminated; ++i) {

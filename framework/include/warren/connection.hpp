@@ -67,10 +67,11 @@ struct ConnectionOptions {
   bool automatic_recovery = false;
   std::chrono::milliseconds recovery_interval{100};
   std::chrono::milliseconds max_recovery_interval{5000};
-  // Publishes that follow each other within this time form a burst and go to
-  // the broker in batches of up to 64 (one ZeroMQ message each: many times
-  // cheaper); the last of a burst waits at most this long. A publish after a
-  // pause goes at once. 0: every publish is sent on its own.
+  // Publishes coming faster than 8 per this time (an average over the last
+  // few) form a burst and go to the broker in batches of up to 64 (one
+  // ZeroMQ message each: many times cheaper); the last of a burst waits at
+  // most this long. A publish after a pause, or in a slower stream, goes at
+  // once. 0: every publish is sent on its own.
   std::chrono::microseconds publish_linger{200};
 };
 

@@ -57,12 +57,13 @@ struct PublisherOptions {
   int sndhwm = 1000;
   // How long the destructor lets queued messages leave.
   std::chrono::milliseconds linger{1000};
-  // A publish within this time of the previous one is part of a burst: a
-  // burst's messages (bodies up to 4 KiB) on one channel travel as batches
-  // of up to 256 messages or 64 KiB, each sent when full, when the channel
-  // changes, on flush(), or publish_linger after it began (from a thread the
-  // Publisher starts for that). A publish after a pause goes at once.
-  // 0: every message is its own ZeroMQ message.
+  // Publishes coming faster than 8 per this time (an average over the last
+  // few) are a burst: a burst's messages (bodies up to 4 KiB) on one channel
+  // travel as batches of up to 256 messages or 64 KiB, each sent when full,
+  // when the channel changes, on flush(), or publish_linger after it began
+  // (from a thread the Publisher starts for that). A publish after a pause,
+  // or in a slower stream, goes at once. 0: every message is its own ZeroMQ
+  // message.
   std::chrono::microseconds publish_linger{200};
   zmq::context_t* context = nullptr;  // nullptr: warren::default_context()
   // CURVE to a forwarder with CURVE (docs/security.md); connect mode only (a
