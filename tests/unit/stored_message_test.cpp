@@ -72,7 +72,8 @@ TEST(StoredMessage, EmptyPartsAreFine) {
 
 TEST(StoredMessage, APageableBodyLeavesMemoryAndComesBack) {
   std::uint64_t account = 0;
-  auto p = parts(std::string(100, 'p'));
+  const std::string body(100, 'p');  // Parts holds views: keep the bytes alive
+  auto p = parts(body);
   p.journal_id = 7;
   p.pageable = true;
   auto m = StoredMessage::make(p);
@@ -88,9 +89,9 @@ TEST(StoredMessage, APageableBodyLeavesMemoryAndComesBack) {
   EXPECT_EQ(account, in_memory - 100);
   EXPECT_EQ(m->exchange(), "logs");
 
-  m->page_in(std::string(100, 'p'));
+  m->page_in(body);
   EXPECT_FALSE(m->paged());
-  EXPECT_EQ(m->body(), std::string(100, 'p'));
+  EXPECT_EQ(m->body(), body);
   EXPECT_EQ(account, in_memory);
 }
 
