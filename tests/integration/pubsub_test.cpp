@@ -431,20 +431,26 @@ TEST_F(PubSubTest, ThePublishersDestructorSendsItsBatch) {
 }
 
 TEST(PubSubBatches, APublisherWhoseContextShutDownIsDestroyedQuietly) {
-  zmq::context_t context;
+  // The subscriber has a context of its own, which outlives the publisher's:
+  // libzmq 4.3.4 aborts in an I/O thread (session_base.cpp:260) when a TCP
+  // peer goes while the publisher's closing session is half-way through
+  // a multipart message (libzmq issue 3442), and that is not what this tests.
+  zmq::context_t subscriber_context;
   Recorder r;
-  Publisher p("tcp://127.0.0.1:*", {.bind = true, .linger = 0ms,
-                                    .publish_linger = std::chrono::microseconds(std::chrono::hours(1)),
-                                    .context = &context});
-  Subscriber s(p.endpoint(), r.handler(), {.context = &context});
-  warm_up(p, s, r);
-  start_burst(p);
+  zmq::context_t context;
+  auto p = std::make_unique<Publisher>(
+      "tcp://127.0.0.1:*", PublisherOptions{.bind = true, .linger = 0ms,
+                                            .publish_linger = std::chrono::microseconds(std::chrono::hours(1)),
+                                            .context = &context});
+  Subscriber s(p->endpoint(), r.handler(), {.context = &subscriber_context});
+  warm_up(*p, s, r);
+  start_burst(*p);
   context.shutdown();  // the context's sockets fail with ETERM (once they notice)
   bool terminated = false;
   for (int i = 0; i < 100000 && !terminated; ++i) {
-    p.publish("warmup", "held");  // joins the batch (an hour's linger)
+    p->publish("warmup", "held");  // joins the batch (an hour's linger)
     try {
-      p.flush();
+      p->flush();
     } catch (const zmq::error_t& e) {  // flush() tells its caller
       terminated = e.num() == ETERM;
     }
@@ -452,7 +458,9 @@ TEST(PubSubBatches, APublisherWhoseContextShutDownIsDestroyedQuietly) {
   ASSERT_TRUE(terminated);
   // A batch to send when the Publisher is destroyed, and nobody to tell of
   // the failure: it is dropped instead of terminating the program.
-  p.publish("warmup", "held again");
+  p->publish("warmup", "held again");
+  p.reset();
+  context.close();  // the publisher's side is gone before the subscriber goes
 }
 
 // Batches from a raw PUB socket, so that each malformed form can be sent.
