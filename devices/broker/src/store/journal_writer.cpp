@@ -190,11 +190,12 @@ void JournalWriter::fail(const std::exception& e) {
     std::lock_guard lock(mu_);
     error_ = e.what();
   }
-  failed_.store(true, std::memory_order_release);
   file_.reset();
   reclaim_.clear();
+  // Logged before failed() turns true: whoever sees it can read why.
   log_(std::string("journal: ") + e.what() +
        "; the journal has stopped: nothing more becomes durable");
+  failed_.store(true, std::memory_order_release);
   notify();
 }
 
