@@ -20,7 +20,7 @@
 //   flags), never bodies.
 // - Message ids increase across restarts.
 // - An I/O error never crashes the broker and never fakes durability:
-//   durable() stops advancing, failed() turns true and the error is logged.
+//   durable() stops advancing, the error is logged and then failed() turns true.
 //
 // REQUIRES: one Journal per directory (hold a DirectoryLock on the data
 // directory); queue names in one publish() are distinct.

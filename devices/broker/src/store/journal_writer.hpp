@@ -13,7 +13,7 @@
 // the batch they came with, so they never act on records not yet on disk.
 //
 // A failed write or fdatasync stops the writer for good: durable() stops,
-// failed() turns true, the error is logged, and later batches are dropped
+// the error is logged, then failed() turns true, and later batches are dropped
 // (after a failed fsync, the kernel may have thrown the data away; retrying
 // could claim durability falsely).
 //
