@@ -345,12 +345,25 @@ Result run_redis(const Options& o, std::size_t size) {
       });
 }
 
+// "a,b,c" -> {"a", "b", "c"}.
+std::vector<std::string> split_list(const std::string& list) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0; start <= list.size();) {
+    auto comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   namespace po = boost::program_options;
   Options o;
   std::string sizes = "100,1024";
+  std::string only;
   po::options_description desc("pubsub-bench: warren pub/sub beside a bare XSUB/XPUB proxy\n\nOptions");
   desc.add_options()
       ("help,h", "show this help and exit")
@@ -359,19 +372,15 @@ int main(int argc, char** argv) {
       ("runs,r", po::value(&o.runs)->default_value(o.runs), "runs per scenario (the median is reported)")
       ("redis-port", po::value(&o.redis_port)->default_value(o.redis_port),
        "also run through the Redis server on 127.0.0.1:PORT (0: do not)")
+      ("scenarios", po::value(&only),
+       "only these scenarios, comma-separated: warren, zmq-proxy, redis (default: all; redis needs --redis-port)")
       ("publish-linger", po::value(&o.publish_linger_us)->default_value(o.publish_linger_us),
        "warren's Publisher batches bursts within US microseconds (0: one ZeroMQ message per message)");
   po::variables_map vm;
   if (auto code = warren::perf::parse_command_line("pubsub-bench", argc, argv, desc, vm)) return *code;
   o.sizes.clear();
-  for (std::size_t start = 0; start <= sizes.size();) {
-    auto comma = sizes.find(',', start);
-    if (comma == std::string::npos) comma = sizes.size();
-    o.sizes.push_back(std::stoul(sizes.substr(start, comma - start)));
-    start = comma + 1;
-  }
+  for (const auto& size : split_list(sizes)) o.sizes.push_back(std::stoul(size));
 
-  std::printf("%-10s %7s %4s %12s %10s %10s\n", "scenario", "size", "run", "msg/s", "MB/s", "lost");
   struct Row {
     std::string scenario;
     std::size_t size;
@@ -379,6 +388,22 @@ int main(int argc, char** argv) {
   };
   std::vector<std::string> scenarios{"warren", "zmq-proxy"};
   if (o.redis_port) scenarios.emplace_back("redis");
+  if (!only.empty()) {
+    std::vector<std::string> chosen;
+    for (const auto& name : split_list(only)) {
+      if (name != "warren" && name != "zmq-proxy" && name != "redis") {
+        std::fprintf(stderr, "pubsub-bench: unknown scenario '%s' (warren, zmq-proxy, redis)\n", name.c_str());
+        return 2;
+      }
+      if (name == "redis" && !o.redis_port) {
+        std::fprintf(stderr, "pubsub-bench: the redis scenario needs --redis-port\n");
+        return 2;
+      }
+      chosen.push_back(name);
+    }
+    scenarios = chosen;
+  }
+  std::printf("%-10s %7s %4s %12s %10s %10s\n", "scenario", "size", "run", "msg/s", "MB/s", "lost");
   std::vector<Row> rows;
   for (auto size : o.sizes) {
     for (const auto& scenario : scenarios) {
@@ -400,12 +425,12 @@ int main(int argc, char** argv) {
   std::printf("\nmedian of %d runs, %llu messages each\n", o.runs,
               static_cast<unsigned long long>(o.count));
   std::printf("%-10s %7s %12s %12s\n", "scenario", "size", "msg/s", "warren/this");
-  // Rows come in groups of one per scenario, warren first, for each size.
+  // Rows come in groups of one per scenario, warren first (when it ran), for each size.
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row& warren_row = rows[i - i % scenarios.size()];
-    std::string ratio = rows[i].scenario == "warren" || rows[i].median <= 0
+    const Row& first = rows[i - i % scenarios.size()];
+    std::string ratio = first.scenario != "warren" || rows[i].scenario == "warren" || rows[i].median <= 0
                             ? ""
-                            : std::to_string(warren_row.median / rows[i].median).substr(0, 4);
+                            : std::to_string(first.median / rows[i].median).substr(0, 4);
     std::printf("%-10s %7zu %12.0f %12s\n", rows[i].scenario.c_str(), rows[i].size, rows[i].median,
                 ratio.c_str());
   }

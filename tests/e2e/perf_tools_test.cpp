@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 const std::string kWarrenPerf = std::string(TOOLS_DIR) + "/warren-perf";
 const std::string kAmqpPerf = std::string(BENCH_DIR) + "/amqp-perf";
 const std::string kBaseline = std::string(BENCH_DIR) + "/zmq-proxy-baseline";
+const std::string kPubSubBench = std::string(BENCH_DIR) + "/pubsub-bench";
 
 // The number stored under "key" in a JSON line, if any.
 std::optional<double> number_at(const std::string& line, const std::string& key) {
@@ -147,6 +148,23 @@ TEST(ZmqProxyBaseline, BadWindowsAreUsageErrors) {
   EXPECT_EQ(exit_status({kBaseline, "--mode", "window", "--window", "10", "--ack-every", "11", "-C", "10"}), 2);
   EXPECT_EQ(exit_status({kBaseline, "--mode", "window", "--window", "0", "--ack-every", "1", "-C", "10"}), 2);
   EXPECT_EQ(exit_status({kBaseline, "--mode", "credit", "-C", "10"}), 2);
+}
+
+// --scenarios runs only the ones named (here warren alone: no proxy row),
+// and the summary still has the figure.
+TEST(PubSubBench, ScenariosRunsOnlyThoseNamed) {
+  if (!std::filesystem::exists(kPubSubBench)) GTEST_SKIP() << "bench/ not built";
+  Process p({kPubSubBench, "--scenarios", "warren", "--count", "2000", "--runs", "1", "--sizes", "100"});
+  ASSERT_EQ(p.finish(60s), 0) << p.output();
+  EXPECT_NE(p.output().find("\nwarren         100    1 "), std::string::npos) << p.output();
+  EXPECT_EQ(p.output().find("zmq-proxy"), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find("median of 1 runs"), std::string::npos) << p.output();
+}
+
+TEST(PubSubBench, UnknownScenariosAreUsageErrors) {
+  if (!std::filesystem::exists(kPubSubBench)) GTEST_SKIP() << "bench/ not built";
+  EXPECT_EQ(exit_status({kPubSubBench, "--scenarios", "warren,kafka", "--count", "10"}), 2);
+  EXPECT_EQ(exit_status({kPubSubBench, "--scenarios", "redis", "--count", "10"}), 2);  // no --redis-port
 }
 
 }  // namespace
