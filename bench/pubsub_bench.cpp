@@ -1,7 +1,10 @@
 // pubsub-bench: one publisher -> forwarder -> one subscriber, through the
 // warren API (Publisher -> warren::Forwarder -> Subscriber) and, in the same
 // run, through a bare ZeroMQ XSUB/XPUB zmq::proxy with raw PUB/SUB sockets
-// moving the same three frames (channel, 17-byte header, body).
+// moving the same three frames (channel, 17-byte header, body), and through
+// the same proxy with the bodies packed as warren batches them (zmq-batch:
+// 256 messages or 64 KiB per frame, no per-message work), the transport's
+// ceiling for batched pub/sub.
 //
 // warren's Publisher sends bursts as batches (docs/pubsub.md, "Batches");
 // --publish-linger 0 measures it one message per ZeroMQ message.
@@ -147,8 +150,11 @@ Result run_warren(const Options& o, std::size_t size) {
 }
 
 // XSUB/XPUB zmq::proxy on its own thread and context; stopped through its
-// control socket.
-Result run_zmq_proxy(const Options& o, std::size_t size) {
+// control socket. `per_frame` messages travel in each body frame: 1 is
+// zmq-proxy (one ZeroMQ message per message); more is zmq-batch, the
+// bodies packed back to back with no per-message work at either end, which
+// is the transport's ceiling for batched pub/sub at that size.
+Result run_zmq_proxy(const Options& o, std::size_t size, std::size_t per_frame = 1) {
   const int hwm = static_cast<int>(2 * o.count);  // room for every message, with slack
   zmq::context_t proxy_context(1);
   zmq::socket_t xsub(proxy_context, zmq::socket_type::xsub), xpub(proxy_context, zmq::socket_type::xpub);
@@ -182,7 +188,10 @@ Result run_zmq_proxy(const Options& o, std::size_t size) {
         continue;
       }
       while (part.more()) (void)sub.recv(part, zmq::recv_flags::none);
-      run.on_message(part.size(), size);
+      if (per_frame > 1 && part.size() >= size && part.size() % size == 0)
+        for (std::size_t i = 0; i < part.size() / size; ++i) run.on_message(size, size);
+      else
+        run.on_message(part.size(), size);
     }
   });
   const std::string topic = std::string(kChannel) + '\0';
@@ -195,9 +204,22 @@ Result run_zmq_proxy(const Options& o, std::size_t size) {
     pub.send(h, zmq::send_flags::sndmore);
     pub.send(m, zmq::send_flags::none);
   };
+  std::string batch;
+  std::size_t batched = 0;
+  std::uint64_t sent = 0;
+  auto send_one = [&] {
+    if (per_frame == 1) return send(body);
+    batch.append(body);
+    ++sent;
+    if (++batched == per_frame || sent == o.count) {
+      send(batch);
+      batch.clear();
+      batched = 0;
+    }
+  };
   Result r;
   try {
-    r = drive(run, o, receiver, [&] { send("w"); }, [&] { send(body); });
+    r = drive(run, o, receiver, [&] { send("w"); }, send_one);
   } catch (...) {
   }
   zmq::socket_t stopper(proxy_context, zmq::socket_type::pair);
@@ -345,6 +367,12 @@ Result run_redis(const Options& o, std::size_t size) {
       });
 }
 
+// Messages per frame in zmq-batch: as many as a warren Publisher's batch
+// holds (docs/pubsub.md, "Batches": 256 messages or 64 KiB).
+std::size_t batch_messages(std::size_t size) {
+  return std::clamp<std::size_t>(64 * 1024 / std::max<std::size_t>(size, 1), 1, 256);
+}
+
 // "a,b,c" -> {"a", "b", "c"}.
 std::vector<std::string> split_list(const std::string& list) {
   std::vector<std::string> items;
@@ -373,7 +401,8 @@ int main(int argc, char** argv) {
       ("redis-port", po::value(&o.redis_port)->default_value(o.redis_port),
        "also run through the Redis server on 127.0.0.1:PORT (0: do not)")
       ("scenarios", po::value(&only),
-       "only these scenarios, comma-separated: warren, zmq-proxy, redis (default: all; redis needs --redis-port)")
+       "only these scenarios, comma-separated: warren, zmq-proxy, zmq-batch, redis (default: all; redis needs "
+       "--redis-port)")
       ("publish-linger", po::value(&o.publish_linger_us)->default_value(o.publish_linger_us),
        "warren's Publisher batches bursts within US microseconds (0: one ZeroMQ message per message)");
   po::variables_map vm;
@@ -386,13 +415,14 @@ int main(int argc, char** argv) {
     std::size_t size;
     double median;
   };
-  std::vector<std::string> scenarios{"warren", "zmq-proxy"};
+  std::vector<std::string> scenarios{"warren", "zmq-proxy", "zmq-batch"};
   if (o.redis_port) scenarios.emplace_back("redis");
   if (!only.empty()) {
     std::vector<std::string> chosen;
     for (const auto& name : split_list(only)) {
-      if (name != "warren" && name != "zmq-proxy" && name != "redis") {
-        std::fprintf(stderr, "pubsub-bench: unknown scenario '%s' (warren, zmq-proxy, redis)\n", name.c_str());
+      if (name != "warren" && name != "zmq-proxy" && name != "zmq-batch" && name != "redis") {
+        std::fprintf(stderr, "pubsub-bench: unknown scenario '%s' (warren, zmq-proxy, zmq-batch, redis)\n",
+                     name.c_str());
         return 2;
       }
       if (name == "redis" && !o.redis_port) {
@@ -409,9 +439,10 @@ int main(int argc, char** argv) {
     for (const auto& scenario : scenarios) {
       std::vector<double> rates;
       for (int i = 0; i < o.runs; ++i) {
-        Result r = scenario == "warren"      ? run_warren(o, size)
-                   : scenario == "zmq-proxy" ? run_zmq_proxy(o, size)
-                                             : run_redis(o, size);
+        Result r = scenario == "warren"        ? run_warren(o, size)
+                   : scenario == "zmq-proxy"   ? run_zmq_proxy(o, size)
+                   : scenario == "zmq-batch" ? run_zmq_proxy(o, size, batch_messages(size))
+                                               : run_redis(o, size);
         rates.push_back(r.rate());
         std::printf("%-10s %7zu %4d %12.0f %10.1f %10llu\n", scenario.c_str(), size, i + 1, r.rate(),
                     r.rate() * static_cast<double>(size) / 1e6,
