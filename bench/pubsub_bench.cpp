@@ -415,12 +415,12 @@ int main(int argc, char** argv) {
     std::size_t size;
     double median;
   };
-  std::vector<std::string> scenarios{"warren", "zmq-proxy", "zmq-batch"};
-  if (o.redis_port) scenarios.emplace_back("redis");
+  const std::vector<std::string> known{"warren", "zmq-proxy", "zmq-batch", "redis"};
+  std::vector<std::string> scenarios(known.begin(), known.end() - (o.redis_port ? 0 : 1));
   if (!only.empty()) {
     std::vector<std::string> chosen;
     for (const auto& name : split_list(only)) {
-      if (name != "warren" && name != "zmq-proxy" && name != "zmq-batch" && name != "redis") {
+      if (std::find(known.begin(), known.end(), name) == known.end()) {
         std::fprintf(stderr, "pubsub-bench: unknown scenario '%s' (warren, zmq-proxy, zmq-batch, redis)\n",
                      name.c_str());
         return 2;
@@ -439,10 +439,10 @@ int main(int argc, char** argv) {
     for (const auto& scenario : scenarios) {
       std::vector<double> rates;
       for (int i = 0; i < o.runs; ++i) {
-        Result r = scenario == "warren"        ? run_warren(o, size)
-                   : scenario == "zmq-proxy"   ? run_zmq_proxy(o, size)
+        Result r = scenario == "warren"      ? run_warren(o, size)
+                   : scenario == "zmq-proxy" ? run_zmq_proxy(o, size)
                    : scenario == "zmq-batch" ? run_zmq_proxy(o, size, batch_messages(size))
-                                               : run_redis(o, size);
+                                             : run_redis(o, size);
         rates.push_back(r.rate());
         std::printf("%-10s %7zu %4d %12.0f %10.1f %10llu\n", scenario.c_str(), size, i + 1, r.rate(),
                     r.rate() * static_cast<double>(size) / 1e6,

@@ -151,13 +151,20 @@ TEST(ZmqProxyBaseline, BadWindowsAreUsageErrors) {
   EXPECT_EQ(exit_status({kBaseline, "--mode", "credit", "-C", "10"}), 2);
 }
 
+// The start of a run's row in pubsub-bench's table, as it prints it.
+std::string bench_row(const char* scenario, int size, int run) {
+  char row[64];
+  std::snprintf(row, sizeof row, "\n%-10s %7d %4d ", scenario, size, run);
+  return row;
+}
+
 // --scenarios runs only the ones named (here warren alone: no proxy row),
 // and the summary still has the figure.
 TEST(PubSubBench, ScenariosRunsOnlyThoseNamed) {
   if (!std::filesystem::exists(kPubSubBench)) GTEST_SKIP() << "bench/ not built";
   Process p({kPubSubBench, "--scenarios", "warren", "--count", "2000", "--runs", "1", "--sizes", "100"});
   ASSERT_EQ(p.finish(60s), 0) << p.output();
-  EXPECT_NE(p.output().find("\nwarren         100    1 "), std::string::npos) << p.output();
+  EXPECT_NE(p.output().find(bench_row("warren", 100, 1)), std::string::npos) << p.output();
   EXPECT_EQ(p.output().find("zmq-proxy"), std::string::npos) << p.output();
   EXPECT_NE(p.output().find("median of 1 runs"), std::string::npos) << p.output();
 }
@@ -170,9 +177,7 @@ TEST(PubSubBench, BatchedProxyDeliversEveryMessage) {
   Process p({kPubSubBench, "--scenarios", "zmq-batch", "--count", "1000", "--runs", "1", "--sizes", "100,1024"});
   ASSERT_EQ(p.finish(60s), 0) << p.output();
   for (int size : {100, 1024}) {
-    char row[64];  // the start of its row, as pubsub-bench prints it
-    std::snprintf(row, sizeof row, "\n%-10s %7d %4d ", "zmq-batch", size, 1);
-    auto at = p.output().find(row);
+    auto at = p.output().find(bench_row("zmq-batch", size, 1));
     ASSERT_NE(at, std::string::npos) << p.output();
     auto line = p.output().substr(at + 1, p.output().find('\n', at + 1) - at - 1);
     EXPECT_EQ(line.substr(line.find_last_of(' ') + 1), "0") << line;  // lost
